@@ -1,0 +1,98 @@
+//! The command line: global options, the subcommands, and exit statuses.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success
+  1  the command failed: bad arguments, or the archive is locked, missing or unwritable
+  2  import only: some input files had problems; they are listed above and in the
+     import_errors table, and everything else was imported";
+
+/// Turn years of archived Skycore postback XML into one fast, SQL-queryable DuckDB archive.
+#[derive(Debug, Parser)]
+#[command(name = "postback-archive", version, after_help = EXIT_STATUS)]
+pub struct Cli {
+    /// The archive, a DuckDB file; `import` creates it.
+    #[arg(
+        long,
+        global = true,
+        env = "POSTBACK_ARCHIVE_DB",
+        default_value = "postbacks.duckdb",
+        value_name = "PATH"
+    )]
+    pub db: PathBuf,
+
+    /// Seconds to wait while another process holds the archive.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    pub lock_timeout: u64,
+
+    /// No progress bar and no summary; only errors are printed (for cron).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Import(cmd::import::ImportArgs),
+}
+
+/// Settings every command shares, resolved once from the command line.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub db: PathBuf,
+    pub lock_timeout: Duration,
+    pub quiet: bool,
+    /// Draw progress bars: stderr is a terminal and `--quiet` is off.
+    pub progress: bool,
+}
+
+/// How a command that did its job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Some inputs had problems (exit status 2).
+    InputProblems,
+}
+
+/// Run the program and return its exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let global = Global {
+        db: cli.db,
+        lock_timeout: Duration::from_secs(cli.lock_timeout),
+        quiet: cli.quiet,
+        progress: !cli.quiet && std::io::stderr().is_terminal(),
+    };
+    let result = match cli.command {
+        Command::Import(args) => cmd::import::run(&global, args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::InputProblems) => ExitCode::from(2),
+        Err(error) => {
+            eprintln!("postback-archive: error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `postback-archive import`: bring new and changed postback files into the archive.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cli::{Global, Outcome};
+use crate::discover::{WalkOptions, resolve_roots};
+use crate::import::{ImportOptions, ImportOutcome, run_import};
+use crate::progress::ImportProgress;
+use crate::store::Archive;
+
+/// Import postback files: every *.xml and *.xml.gz under the given directories (and
+/// files named directly). Files unchanged since the last import are skipped without
+/// being read; each postback is stored once, and every retried copy is recorded in
+/// `duplicates`. Problems in input files are reported, recorded in `import_errors`,
+/// and never stop the run.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files and directories to import.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Follow symbolic links while walking directories (by default they are skipped).
+    #[arg(long)]
+    follow_symlinks: bool,
+
+    /// Read every file again, even those unchanged since the last import.
+    #[arg(long)]
+    force: bool,
+
+    /// Worker threads [default: the number of CPU cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+
+    /// Largest file, or decompressed .gz content, to read, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_file_size: u64,
+
+    /// Exit with status 0 even when some input files had problems (they are still
+    /// reported and recorded), e.g. to run `report` after `import &&`.
+    #[arg(long)]
+    allow_bad_input: bool,
+}
+
+pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
+    let roots = resolve_roots(&args.paths)?;
+    let options = ImportOptions {
+        roots,
+        walk: WalkOptions {
+            follow_symlinks: args.follow_symlinks,
+            force: args.force,
+        },
+        threads: args.threads.map_or_else(default_threads, usize::from),
+        max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
+    };
+    let archive = Archive::open_for_write(&global.db, global.lock_timeout, |holder| {
+        if !global.quiet {
+            eprintln!(
+                "postback-archive: waiting up to {} s for {} to release {}",
+                global.lock_timeout.as_secs(),
+                holder,
+                global.db.display()
+            );
+        }
+    })?;
+    let progress = ImportProgress::new(global.progress, global.quiet);
+    let outcome = run_import(&archive, &options, &progress)
+        .with_context(|| format!("import into {} failed", global.db.display()))?;
+    progress.finish();
+    report(global, &outcome);
+    let problems = outcome.counters.errors > 0;
+    Ok(if problems && !args.allow_bad_input {
+        Outcome::InputProblems
+    } else {
+        Outcome::Success
+    })
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The one-line summary, or under `--quiet` a line only when something needs attention.
+fn report(global: &Global, outcome: &ImportOutcome) {
+    let c = &outcome.counters;
+    if global.quiet {
+        if c.errors > 0 {
+            eprintln!(
+                "postback-archive: import run {} found {} problem(s) in input files; see the import_errors table",
+                outcome.run_id, c.errors
+            );
+        }
+        return;
+    }
+    let seconds = outcome.elapsed.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        c.files_seen as f64 / seconds
+    } else {
+        0.0
+    };
+    println!(
+        "import run {}: {} files seen, {} unchanged, {} read, {} other; {} new postbacks, {} duplicates; {} problems; {:.1} s ({:.0} files/s)",
+        outcome.run_id,
+        c.files_seen,
+        c.files_skipped,
+        c.files_read,
+        c.files_other,
+        c.postbacks_new,
+        c.postbacks_duplicate,
+        c.errors,
+        seconds,
+        rate
+    );
+}

@@ -1,0 +1,3 @@
+//! One module per subcommand: its arguments (with their `--help` text), then `run`.
+
+pub mod import;

@@ -1,0 +1,269 @@
+//! Import: runs discover -> parse -> normalize -> store for one `import` command.
+//!
+//! The one place that decides how work is spread over threads: a walker thread feeds
+//! chunks of files through a bounded channel to a rayon pool that reads, parses and
+//! normalizes them in order; the calling thread is the single writer. Everything it
+//! calls is single-threaded and testable on its own.
+
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::discover::{self, Found, Ledger, WalkCounters, WalkOptions};
+use crate::normalize::normalize;
+use crate::parse::parse_file;
+use crate::problem::{Problem, ProblemKind};
+use crate::store::runs::{self, RunCounters, RunStatus};
+use crate::store::writer::{FileContent, FileRecord, ImportWriter};
+use crate::store::{Archive, StoreError};
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Canonical roots (see [`discover::resolve_roots`]).
+    pub roots: Vec<PathBuf>,
+    pub walk: WalkOptions,
+    /// Worker threads; 1 runs every stage on the calling thread.
+    pub threads: usize,
+    /// Largest file, or decompressed content, read (bytes).
+    pub max_file_size: u64,
+}
+
+/// Hears about progress, so the command can draw a bar and print problems.
+pub trait Observer: Sync {
+    /// `count` more files were found that must be read.
+    fn found(&self, count: u64);
+    /// A file is about to be stored.
+    fn stored(&self, record: &FileRecord);
+}
+
+/// How an import went.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOutcome {
+    pub run_id: i32,
+    pub counters: RunCounters,
+    pub status: RunStatus,
+    pub elapsed: Duration,
+}
+
+/// Files per chunk handed from the walker to the parsers, and chunks in flight.
+const CHUNK: usize = 256;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Import `options.roots` into `archive` as one import run.
+pub fn run_import(
+    archive: &Archive,
+    options: &ImportOptions,
+    observer: &dyn Observer,
+) -> Result<ImportOutcome, StoreError> {
+    let started = Instant::now();
+    let ledger = archive.load_ledger()?;
+    let conn = archive.connection();
+    let roots: Vec<String> = options
+        .roots
+        .iter()
+        .map(|r| r.display().to_string())
+        .collect();
+    let run_id = runs::begin_run(conn, &roots)?;
+    let walk_counters = WalkCounters::default();
+    let result = ImportWriter::new(conn, run_id, &walk_counters).and_then(|mut writer| {
+        if options.threads <= 1 {
+            import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
+        } else {
+            import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
+        }
+        writer.finish()
+    });
+    match result {
+        Ok(counters) => {
+            let status = if counters.errors > 0 {
+                RunStatus::Errors
+            } else {
+                RunStatus::Ok
+            };
+            runs::finish_run(conn, run_id, &counters, status, None)?;
+            Ok(ImportOutcome {
+                run_id,
+                counters,
+                status,
+                elapsed: started.elapsed(),
+            })
+        }
+        Err(error) => {
+            let (seen, skipped, other) = walk_counters.snapshot();
+            let counters = RunCounters {
+                files_seen: seen,
+                files_skipped: skipped,
+                files_other: other,
+                ..RunCounters::default()
+            };
+            let _ = runs::finish_run(
+                conn,
+                run_id,
+                &counters,
+                RunStatus::Failed,
+                Some(&error.to_string()),
+            );
+            Err(error)
+        }
+    }
+}
+
+fn import_sequential(
+    ledger: &Ledger,
+    options: &ImportOptions,
+    walk_counters: &WalkCounters,
+    writer: &mut ImportWriter<'_>,
+    observer: &dyn Observer,
+) -> Result<(), StoreError> {
+    let mut failure = None;
+    discover::walk(
+        &options.roots,
+        ledger,
+        options.walk,
+        walk_counters,
+        |found| {
+            observer.found(1);
+            let record = to_record(found, options);
+            observer.stored(&record);
+            match writer.write(record) {
+                Ok(()) => true,
+                Err(error) => {
+                    failure = Some(error);
+                    false
+                }
+            }
+        },
+    );
+    failure.map_or(Ok(()), Err)
+}
+
+fn import_parallel(
+    ledger: &Ledger,
+    options: &ImportOptions,
+    walk_counters: &WalkCounters,
+    writer: &mut ImportWriter<'_>,
+    observer: &dyn Observer,
+) -> Result<(), StoreError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .expect("a thread pool of a few threads can be built");
+    let (found_tx, found_rx) = sync_channel::<Vec<Found>>(CHUNKS_IN_FLIGHT);
+    let (record_tx, record_rx) = sync_channel::<Vec<FileRecord>>(CHUNKS_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let send = |chunk: Vec<Found>| {
+                observer.found(chunk.len() as u64);
+                found_tx.send(chunk).is_ok()
+            };
+            discover::walk(
+                &options.roots,
+                ledger,
+                options.walk,
+                walk_counters,
+                |found| {
+                    chunk.push(found);
+                    chunk.len() < CHUNK
+                        || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                },
+            );
+            if !chunk.is_empty() {
+                send(chunk);
+            }
+        });
+        scope.spawn(move || {
+            for chunk in found_rx {
+                let records = pool.install(|| {
+                    chunk
+                        .into_par_iter()
+                        .map(|found| to_record(found, options))
+                        .collect()
+                });
+                if record_tx.send(records).is_err() {
+                    return;
+                }
+            }
+        });
+        for records in record_rx {
+            for record in records {
+                observer.stored(&record);
+                writer.write(record)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Read, parse and normalize one file: everything between discovery and the store.
+pub fn to_record(found: Found, options: &ImportOptions) -> FileRecord {
+    match found {
+        Found::Unreadable { display, problem } => FileRecord {
+            path: display,
+            size: 0,
+            modified_us: 0,
+            compressed: false,
+            known: None,
+            content: FileContent::Unreadable(problem),
+        },
+        Found::File(file) => {
+            let content = read_and_parse(&file, options);
+            FileRecord {
+                path: file.display,
+                size: file.size,
+                modified_us: file.modified_us,
+                compressed: file.compressed,
+                known: file.known,
+                content,
+            }
+        }
+    }
+}
+
+fn read_and_parse(file: &discover::FileToRead, options: &ImportOptions) -> FileContent {
+    let bytes = match discover::read_file(file, options.max_file_size) {
+        Ok(bytes) => bytes,
+        Err(problem) if problem.kind == ProblemKind::Unreadable => {
+            return FileContent::Unreadable(problem);
+        }
+        Err(problem) => {
+            return FileContent::Read {
+                content_hash: None,
+                postbacks: Vec::new(),
+                problems: vec![problem],
+            };
+        }
+    };
+    let previous_hash = file.known.and_then(|known| known.content_hash);
+    if !options.walk.force && previous_hash == Some(bytes.content_hash) {
+        return FileContent::Unchanged;
+    }
+    let content_hash = Some(bytes.content_hash);
+    if let Some(problem) = bytes.problem.clone().filter(|_| bytes.content.is_empty()) {
+        return FileContent::Read {
+            content_hash,
+            postbacks: Vec::new(),
+            problems: vec![problem],
+        };
+    }
+    let parsed = parse_file(&bytes.content);
+    let mut problems: Vec<Problem> = bytes.problem.into_iter().chain(parsed.problems).collect();
+    let postbacks = parsed
+        .postbacks
+        .iter()
+        .map(|raw| {
+            let (postback, found) = normalize(raw);
+            problems.extend(found);
+            postback
+        })
+        .collect();
+    problems.sort_by_key(|p| (p.position.line, p.position.column));
+    FileContent::Read {
+        content_hash,
+        postbacks,
+        problems,
+    }
+}

@@ -1,0 +1,16 @@
+//! postback-archive: turn archived Skycore postback XML into one DuckDB archive.
+//!
+//! The data flows one way, one module per stage:
+//! [`discover`] -> [`parse`] -> [`normalize`] -> [`store`] -> report.
+//! [`import`] wires the first four together for the `import` command;
+//! [`cli`] and [`cmd`] turn the command line into calls of the stages.
+
+pub mod cli;
+pub mod cmd;
+pub mod discover;
+pub mod import;
+pub mod normalize;
+pub mod parse;
+pub mod problem;
+pub mod progress;
+pub mod store;

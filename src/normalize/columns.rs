@@ -1,0 +1,92 @@
+//! Normalize, helper: the typed columns of `postbacks` and the XML elements that fill them.
+//!
+//! This one table decides which element lands in which column; `sql/schema.sql`
+//! declares the same columns in the same order, and a store test checks they agree.
+
+/// How an element's text becomes a column value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Text with surrounding whitespace trimmed.
+    Text,
+    /// Free text (an SMS body, an MMS subject), kept exactly as written.
+    FreeText,
+    /// A whole number (BIGINT); other text goes to `extra` with a `bad_value` problem.
+    Integer,
+    /// Every occurrence collected into one JSON array (`CONTENT/FILE`).
+    List,
+}
+
+/// One typed column of `postbacks`.
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    /// Element names (upper case) that fill it; the first one found wins.
+    pub elements: &'static [&'static str],
+    pub kind: ColumnKind,
+}
+
+const fn column(name: &'static str, elements: &'static [&'static str], kind: ColumnKind) -> Column {
+    Column {
+        name,
+        elements,
+        kind,
+    }
+}
+
+use ColumnKind::{FreeText, Integer, List, Text};
+
+/// The typed columns, in table order, after the fixed ones (ids, provenance, time).
+pub const COLUMNS: &[Column] = &[
+    column("origin", &["ORIGIN"], Text),
+    column("status_code", &["CODE", "STATUSCODE"], Text),
+    column("status", &["STATUS"], Text),
+    column("status_details", &["STATUSDETAILS"], Text),
+    column("sent_as", &["SENTAS"], Text),
+    column("mms_id", &["MMSID"], Integer),
+    column("from_address", &["FROM"], Text),
+    column("from_mask", &["FROM_MASK"], Text),
+    column("to_address", &["TO"], Text),
+    column("spid", &["SPID"], Text),
+    column("tracking_id", &["TRACKINGID"], Text),
+    column("transaction_id", &["TRANSACTIONID"], Text),
+    column("aggregator_id", &["AGGREGATORID", "AGGREGATOR"], Text),
+    column("handset", &["HANDSET"], Text),
+    column("keyword", &["KEYWORD"], Text),
+    column("subject", &["SUBJECT"], FreeText),
+    column("message_text", &["TEXT"], FreeText),
+    column("content_urls", &["CONTENT/FILE"], List),
+    column("audio_name", &["AUDIONAME"], Text),
+    column("video_name", &["VIDEONAME"], Text),
+    column("mobile", &["MOBILE"], Text),
+    column("email", &["EMAIL"], Text),
+    column("campaign_id", &["CAMPAIGNID"], Integer),
+    column("campaign_title", &["CAMPAIGNTITLE"], Text),
+    column("subscription_id", &["SUBID"], Integer),
+    column("shortcode", &["SHORTCODE"], Text),
+    column("brand_name", &["BRANDNAME"], Text),
+    column("source", &["SOURCE"], Text),
+    column("reference_type", &["REFERENCEDBY"], Text),
+    column("reference_value", &["REFERENCEVALUE"], Text),
+    column("custom_pass_id", &["CUSTOMPASSID"], Text),
+    column("pass_data_id", &["PASSDATAID"], Integer),
+    column("serial_number", &["SERIALNUMBER"], Text),
+];
+
+/// Elements whose text is the moment of the event, stored as `occurred_at` and
+/// `utc_offset_minutes`: `TIMESTAMP` for most postbacks, `RECEIVED` for SMS MO.
+pub const TIME_ELEMENTS: [&str; 2] = ["TIMESTAMP", "RECEIVED"];
+
+/// Index in [`COLUMNS`] of the column an element fills, if any.
+pub fn column_for(element: &str) -> Option<usize> {
+    COLUMNS
+        .iter()
+        .position(|c| c.elements.iter().any(|e| e.eq_ignore_ascii_case(element)))
+}
+
+/// Index of a column by name; panics on a name not in the table (a programming error).
+pub fn column_index(name: &str) -> usize {
+    COLUMNS
+        .iter()
+        .position(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}

@@ -1,0 +1,155 @@
+//! Normalizer tests: typed values, timestamps, `extra`, and the fingerprint.
+
+use super::*;
+use crate::parse::parse_file;
+
+fn one(xml: &[u8]) -> (Postback, Vec<String>) {
+    let parsed = parse_file(xml);
+    assert_eq!(parsed.postbacks.len(), 1);
+    let (postback, problems) = normalize(&parsed.postbacks[0]);
+    (
+        postback,
+        problems
+            .iter()
+            .map(|p| p.display_for("f").to_string())
+            .collect(),
+    )
+}
+
+fn text(value: &str) -> Option<Value> {
+    Some(Value::Text(value.to_string()))
+}
+
+#[test]
+fn pass_postback_gets_every_documented_field() {
+    let (postback, problems) = one(include_bytes!(
+        "../../tests/fixtures/reference/newer/GENERATE_PASS_N801.xml"
+    ));
+    assert!(problems.is_empty());
+    assert_eq!(postback.get("origin").cloned(), text("GENERATE_PASS"));
+    assert_eq!(postback.get("status_code").cloned(), text("N801"));
+    assert_eq!(postback.get("reference_type").cloned(), text("Email"));
+    assert_eq!(
+        postback.get("reference_value").cloned(),
+        text("sarah@mail.com")
+    );
+    assert_eq!(postback.get("custom_pass_id").cloned(), text("ID-123323"));
+    assert_eq!(
+        postback.get("pass_data_id").cloned(),
+        Some(Value::Integer(40556))
+    );
+    assert_eq!(
+        postback.get("serial_number").cloned(),
+        text("5294CE37878AE-112613-113711")
+    );
+    // 2013-11-26T11:37:11-05:00 is 16:37:11 UTC.
+    assert_eq!(postback.occurred_at, Some(1_385_483_831_000_000));
+    assert_eq!(postback.utc_offset_minutes, Some(-300));
+    assert_eq!(postback.extra, None);
+    assert_eq!(postback.values.iter().filter(|v| v.is_some()).count(), 7);
+}
+
+#[test]
+fn attributes_and_unknown_elements_go_to_extra() {
+    let (postback, _) = one(include_bytes!(
+        "../../tests/fixtures/reference/older/SMS_MT_N201.xml"
+    ));
+    assert_eq!(
+        postback.extra.as_deref(),
+        Some(
+            r#"{"@xmlns:xsi":"http://www.w3.org/2001/XMLSchema-instance","@xsi:noNamespaceSchemaLocation":"http://www.skycore.com/schema/postback.xsd"}"#
+        )
+    );
+    let (postback, _) = one(b"<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N301</CODE><NEWFIELD>a</NEWFIELD><NEWFIELD>b</NEWFIELD><STATUSCODE>N301</STATUSCODE></POSTBACK>");
+    assert_eq!(
+        postback.extra.as_deref(),
+        Some(r#"{"NEWFIELD":["a","b"],"STATUSCODE":"N301"}"#)
+    );
+}
+
+#[test]
+fn sms_mo_received_is_the_event_time_and_text_is_kept_verbatim() {
+    let (postback, _) = one(b"<POSTBACK><ORIGIN>SMS_MO</ORIGIN><CODE>N211</CODE><TEXT> Stop  </TEXT><RECEIVED>2011-09-28T17:31:02-04:00</RECEIVED></POSTBACK>");
+    assert_eq!(postback.get("message_text").cloned(), text(" Stop  "));
+    assert_eq!(postback.occurred_at, Some(1_317_245_462_000_000));
+    assert_eq!(postback.utc_offset_minutes, Some(-240));
+}
+
+#[test]
+fn subscriber_status_short_offset() {
+    let (postback, _) = one(include_bytes!(
+        "../../tests/fixtures/reference/newer/SUB_N301.xml"
+    ));
+    assert_eq!(
+        postback.get("campaign_id").cloned(),
+        Some(Value::Integer(1478))
+    );
+    assert_eq!(
+        postback.get("campaign_title").cloned(),
+        text("My Campaign Name")
+    );
+    assert_eq!(postback.get("brand_name").cloned(), text("My Brand Name"));
+    assert_eq!(postback.get("shortcode").cloned(), text("123456"));
+    assert_eq!(postback.get("source").cloned(), text("API"));
+    assert_eq!(postback.utc_offset_minutes, Some(-240));
+}
+
+#[test]
+fn mms_mo_content_files_become_a_json_list() {
+    let (postback, _) = one(include_bytes!(
+        "../../tests/fixtures/reference/older/MMS_MO_N401.xml"
+    ));
+    assert_eq!(
+        postback.get("content_urls").cloned(),
+        text(r#"["URL of Content Here","URL of Content Here","URL of Content Here"]"#)
+    );
+    assert_eq!(postback.get("spid").cloned(), text("0001470"));
+}
+
+#[test]
+fn values_that_fit_no_column_are_kept_and_reported() {
+    let (postback, problems) = one(b"<POSTBACK><ORIGIN>SUB</ORIGIN><CAMPAIGNID>12a</CAMPAIGNID><TIMESTAMP>soon</TIMESTAMP></POSTBACK>");
+    assert_eq!(postback.get("campaign_id").cloned(), None);
+    assert_eq!(postback.occurred_at, None);
+    assert_eq!(
+        postback.extra.as_deref(),
+        Some(r#"{"CAMPAIGNID":"12a","TIMESTAMP":"soon"}"#)
+    );
+    assert_eq!(
+        problems,
+        [
+            "f:1:1: bad_value: <CAMPAIGNID> \"12a\" is not a whole number; kept in extra",
+            "f:1:1: bad_value: <TIMESTAMP> \"soon\" is not a timestamp; kept in extra",
+        ]
+    );
+}
+
+#[test]
+fn a_postback_without_origin_is_stored_and_reported() {
+    let (postback, problems) = one(b"<POSTBACK><CODE>N301</CODE></POSTBACK>");
+    assert_eq!(postback.get("status_code").cloned(), text("N301"));
+    assert_eq!(
+        problems,
+        ["f:1:1: bad_value: postback has no <ORIGIN>; stored with origin NULL"]
+    );
+}
+
+#[test]
+fn fingerprint_ignores_wrapping_and_attributes_but_not_content() {
+    let alone = one(include_bytes!(
+        "../../tests/fixtures/reference/older/SMS_MT_N202.xml"
+    ))
+    .0;
+    let bundled = parse_file(
+        b"<POSTBACKS>\n<POSTBACK>\n  <ORIGIN>SMS_MT</ORIGIN>\n  <CODE>N202</CODE>\n  <STATUS>Message Sent/Delivered</STATUS>\n  <TO>16503333058</TO>\n  <TRACKINGID>U01TXzgwNjc4</TRACKINGID>\n  <SPID>0001470</SPID>\n  <TIMESTAMP>2013-11-05T05:41:15-05:00</TIMESTAMP>\n  <AGGREGATORID>11529-64807-97508-73852-97658</AGGREGATORID>\n</POSTBACK></POSTBACKS>",
+    );
+    let bundled = normalize(&bundled.postbacks[0]).0;
+    assert_eq!(alone.fingerprint, bundled.fingerprint);
+    let other = parse_file(b"<POSTBACK><ORIGIN>SMS_MT</ORIGIN><CODE>N202</CODE></POSTBACK>");
+    assert_ne!(
+        alone.fingerprint,
+        normalize(&other.postbacks[0]).0.fingerprint
+    );
+    let split = |a: &str, b: &str| fingerprint(&[Field::new(a, b)]);
+    assert_ne!(split("AB", "C"), split("A", "BC"));
+}

@@ -1,0 +1,557 @@
+//! Parser tests: every anatomy in both editions of the reference, and each malformed shape.
+
+use super::*;
+
+macro_rules! reference {
+    ($edition:literal, $name:literal) => {
+        include_bytes!(concat!(
+            "../../tests/fixtures/reference/",
+            $edition,
+            "/",
+            $name,
+            ".xml"
+        ))
+    };
+}
+
+fn fields(postback: &RawPostback) -> Vec<(&str, &str)> {
+    postback
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.value.as_str()))
+        .collect()
+}
+
+fn problems(parsed: &ParsedFile) -> Vec<String> {
+    parsed
+        .problems
+        .iter()
+        .map(|p| p.display_for("f.xml").to_string())
+        .collect()
+}
+
+fn only_postback(bytes: &[u8]) -> RawPostback {
+    let parsed = parse_file(bytes);
+    assert_eq!(
+        parsed.postbacks.len(),
+        1,
+        "problems: {:?}",
+        problems(&parsed)
+    );
+    parsed.postbacks.into_iter().next().unwrap()
+}
+
+#[test]
+fn older_sms_mt_n201_with_namespace_attributes() {
+    let parsed = parse_file(reference!("older", "SMS_MT_N201"));
+    assert!(parsed.problems.is_empty(), "{:?}", problems(&parsed));
+    let postback = &parsed.postbacks[0];
+    assert_eq!(postback.position, Position::new(2, 1));
+    assert_eq!(postback.ordinal, 1);
+    assert_eq!(
+        fields(postback),
+        [
+            ("ORIGIN", "SMS_MT"),
+            ("CODE", "N201"),
+            ("STATUS", "Message Sent"),
+            ("TO", "16503333058"),
+            ("TRACKINGID", "U01TXzgwNjc4"),
+            ("SPID", "0001470"),
+            ("TIMESTAMP", "2013-11-05T05:41:08-05:00"),
+        ]
+    );
+    let attributes: Vec<_> = postback
+        .attributes
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(attributes, ["xmlns:xsi", "xsi:noNamespaceSchemaLocation"]);
+    assert_eq!(
+        postback.attributes[1].value,
+        "http://www.skycore.com/schema/postback.xsd"
+    );
+}
+
+#[test]
+fn older_pass_postback_joins_the_line_broken_attribute() {
+    let parsed = parse_file(reference!("older", "GENERATE_PASS_N801"));
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:1:1: salvaged: attribute name broken across lines (\"xsi:no\" + \"NamespaceSchemaLocation\") read as \"xsi:noNamespaceSchemaLocation\""
+        ]
+    );
+    let postback = &parsed.postbacks[0];
+    assert_eq!(postback.attributes[1].name, "xsi:noNamespaceSchemaLocation");
+    assert_eq!(
+        fields(postback),
+        [
+            ("ORIGIN", "GENERATE_PASS"),
+            ("STATUSCODE", "N801"),
+            ("REFERENCEDBY", "Email"),
+            ("REFERENCEVALUE", "vikmut@mail.com"),
+            ("CUSTOMPASSID", "ID-123323"),
+            ("PASSDATAID", "40556"),
+            ("SERIALNUMBER", "5294CE37878AE-112613-113711"),
+            ("TIMESTAMP", "2013-11-26T11:37:11-05:00"),
+        ]
+    );
+}
+
+#[test]
+fn older_mms_mo_fields_inside_notification_with_file_list() {
+    let postback = only_postback(reference!("older", "MMS_MO_N401"));
+    assert_eq!(
+        postback.position,
+        Position::new(2, 3),
+        "the <NOTIFICATION> holds the fields"
+    );
+    assert_eq!(
+        fields(&postback),
+        [
+            ("ORIGIN", "MMS_MO"),
+            ("CODE", "N401"),
+            ("FROM", "13217949521"),
+            ("TO", "74700"),
+            ("KEYWORD", "all"),
+            ("TRACKINGID", "MMS_MO_iLnCRrL6"),
+            ("SPID", "0001470"),
+            ("TIMESTAMP", "2014-02-03T11:19:49-05:00"),
+            ("CONTENT/FILE", "URL of Content Here"),
+            ("CONTENT/FILE", "URL of Content Here"),
+            ("CONTENT/FILE", "URL of Content Here"),
+        ]
+    );
+}
+
+#[test]
+fn older_e101_unclosed_statusdetails_is_salvaged() {
+    let parsed = parse_file(reference!("older", "MMS_MT_E101"));
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:11:3: salvaged: <STATUSDETAILS> opened at line 11 was never closed; closed by </POSTBACK>"
+        ]
+    );
+    let postback = &parsed.postbacks[0];
+    assert_eq!(
+        postback.fields.last().unwrap(),
+        &Field::new(
+            "STATUSDETAILS",
+            "Error fetching object(Database Error: Could not find number/email imported in database)\n"
+        )
+    );
+    assert_eq!(postback.fields.len(), 8);
+}
+
+#[test]
+fn newer_doubled_from_mask_is_read_as_empty() {
+    for (name, bytes) in [
+        ("SMS_MT_N201", &reference!("newer", "SMS_MT_N201")[..]),
+        ("SMS_MT_E201", &reference!("newer", "SMS_MT_E201")[..]),
+    ] {
+        let parsed = parse_file(bytes);
+        assert_eq!(
+            problems(&parsed),
+            [
+                "f.xml:7:16: salvaged: <FROM_MASK><FROM_MASK> read as an empty <FROM_MASK></FROM_MASK>"
+            ],
+            "{name}"
+        );
+        let names: Vec<_> = parsed.postbacks[0]
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ORIGIN",
+                "CODE",
+                "STATUS",
+                "FROM",
+                "FROM_MASK",
+                "TO",
+                "TRACKINGID",
+                "SPID",
+                "TIMESTAMP"
+            ],
+            "{name}"
+        );
+        assert_eq!(parsed.postbacks[0].fields[4].value, "");
+    }
+}
+
+#[test]
+fn every_reference_example_yields_one_postback_with_origin_and_code() {
+    let examples: &[(&str, &[u8])] = &[
+        (
+            "older/EMAIL_SUB_N303",
+            reference!("older", "EMAIL_SUB_N303"),
+        ),
+        (
+            "older/EMAIL_SUB_N304",
+            reference!("older", "EMAIL_SUB_N304"),
+        ),
+        ("older/MMS_MT_E002", reference!("older", "MMS_MT_E002")),
+        ("older/MMS_MT_N003", reference!("older", "MMS_MT_N003")),
+        ("older/MMS_MT_N101", reference!("older", "MMS_MT_N101")),
+        ("older/MMS_MT_N101_2", reference!("older", "MMS_MT_N101_2")),
+        ("older/MMS_MT_N101_3", reference!("older", "MMS_MT_N101_3")),
+        ("older/MMS_MT_N102", reference!("older", "MMS_MT_N102")),
+        ("older/MMS_MT_N202", reference!("older", "MMS_MT_N202")),
+        ("older/MMS_MT_N202_2", reference!("older", "MMS_MT_N202_2")),
+        ("older/SMS_MO_N211", reference!("older", "SMS_MO_N211")),
+        ("older/SMS_MT_N202", reference!("older", "SMS_MT_N202")),
+        ("older/SUB_N301", reference!("older", "SUB_N301")),
+        ("older/SUB_N302", reference!("older", "SUB_N302")),
+        (
+            "newer/EMAIL_SUB_N303",
+            reference!("newer", "EMAIL_SUB_N303"),
+        ),
+        (
+            "newer/EMAIL_SUB_N304",
+            reference!("newer", "EMAIL_SUB_N304"),
+        ),
+        (
+            "newer/GENERATE_PASS_N801",
+            reference!("newer", "GENERATE_PASS_N801"),
+        ),
+        ("newer/MMS_MO_N401", reference!("newer", "MMS_MO_N401")),
+        ("newer/MMS_MT_E002", reference!("newer", "MMS_MT_E002")),
+        ("newer/MMS_MT_E101", reference!("newer", "MMS_MT_E101")),
+        ("newer/MMS_MT_E102", reference!("newer", "MMS_MT_E102")),
+        ("newer/MMS_MT_N003", reference!("newer", "MMS_MT_N003")),
+        ("newer/MMS_MT_N101", reference!("newer", "MMS_MT_N101")),
+        ("newer/MMS_MT_N101_2", reference!("newer", "MMS_MT_N101_2")),
+        ("newer/MMS_MT_N102", reference!("newer", "MMS_MT_N102")),
+        ("newer/MMS_MT_N202", reference!("newer", "MMS_MT_N202")),
+        ("newer/SMS_MO_N211", reference!("newer", "SMS_MO_N211")),
+        ("newer/SMS_MT_E202", reference!("newer", "SMS_MT_E202")),
+        ("newer/SMS_MT_N202", reference!("newer", "SMS_MT_N202")),
+        ("newer/SUB_N301", reference!("newer", "SUB_N301")),
+        ("newer/SUB_N302", reference!("newer", "SUB_N302")),
+    ];
+    for (name, bytes) in examples {
+        let parsed = parse_file(bytes);
+        assert!(
+            parsed.problems.is_empty(),
+            "{name}: {:?}",
+            problems(&parsed)
+        );
+        assert_eq!(parsed.postbacks.len(), 1, "{name}");
+        let postback = &parsed.postbacks[0];
+        assert_eq!(postback.fields[0].name, "ORIGIN", "{name}");
+        assert!(
+            ["CODE", "STATUSCODE"].contains(&postback.fields[1].name.as_str()),
+            "{name}"
+        );
+        assert!(
+            postback.fields.iter().all(|f| !f.value.contains('<')),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn newer_mms_mo_has_subject_and_no_notification_wrapper() {
+    let postback = only_postback(reference!("newer", "MMS_MO_N401"));
+    assert_eq!(postback.fields[5], Field::new("SUBJECT", "Hello there"));
+    let files = postback
+        .fields
+        .iter()
+        .filter(|f| f.name == "CONTENT/FILE")
+        .count();
+    assert_eq!(files, 3);
+}
+
+#[test]
+fn a_bundle_under_any_wrapper_yields_each_postback_in_order() {
+    let xml = b"<?xml version='1.0'?>\n<NOTIFICATIONS>\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N301</CODE></POSTBACK>\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N302</CODE></POSTBACK>\n  <POSTBACK><ORIGIN>SMS_MO</ORIGIN><CODE>N211</CODE></POSTBACK>\n</NOTIFICATIONS>\n";
+    let parsed = parse_file(xml);
+    assert!(parsed.problems.is_empty());
+    let summary: Vec<_> = parsed
+        .postbacks
+        .iter()
+        .map(|p| (p.ordinal, p.position, p.fields[1].value.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, Position::new(3, 1), "N301"),
+            (2, Position::new(4, 1), "N302"),
+            (3, Position::new(5, 3), "N211")
+        ]
+    );
+}
+
+#[test]
+fn concatenated_documents_each_yield_their_postback() {
+    let xml = b"<?xml version='1.0'?><POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N301</CODE></POSTBACK>\r\n<?xml version='1.0'?>\r\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N302</CODE></POSTBACK>";
+    let parsed = parse_file(xml);
+    assert!(parsed.problems.is_empty(), "{:?}", problems(&parsed));
+    assert_eq!(parsed.postbacks.len(), 2);
+    assert_eq!(parsed.postbacks[1].position, Position::new(3, 1));
+}
+
+#[test]
+fn text_cdata_entities_and_crlf_are_read_exactly() {
+    let xml = "<POSTBACK>\r\n<ORIGIN>SMS_MO</ORIGIN><TEXT><![CDATA[a <b> & c]]></TEXT><SUBJECT>Tom &amp; Jerry &#8211; &lt;3</SUBJECT><STATUSDETAILS>line1\r\nline2</STATUSDETAILS></POSTBACK>";
+    let postback = only_postback(xml.as_bytes());
+    assert_eq!(
+        fields(&postback),
+        [
+            ("ORIGIN", "SMS_MO"),
+            ("TEXT", "a <b> & c"),
+            ("SUBJECT", "Tom & Jerry – <3"),
+            ("STATUSDETAILS", "line1\nline2")
+        ]
+    );
+}
+
+#[test]
+fn empty_elements_in_both_spellings_are_empty_fields() {
+    let postback = only_postback(
+        b"<POSTBACK><ORIGIN>SMS_MT</ORIGIN><FROM_MASK/><HANDSET></HANDSET></POSTBACK>",
+    );
+    assert_eq!(
+        fields(&postback),
+        [("ORIGIN", "SMS_MT"), ("FROM_MASK", ""), ("HANDSET", "")]
+    );
+}
+
+#[test]
+fn bom_and_latin1_declaration() {
+    let postback = only_postback(b"\xEF\xBB\xBF<POSTBACK><ORIGIN>SMS_MO</ORIGIN></POSTBACK>");
+    assert_eq!(postback.fields[0].value, "SMS_MO");
+    let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<POSTBACK><ORIGIN>SMS_MO</ORIGIN><TEXT>Ol\xE1</TEXT></POSTBACK>";
+    assert_eq!(only_postback(latin1).fields[1].value, "Olá");
+}
+
+#[test]
+fn truncated_bundle_keeps_the_complete_postbacks() {
+    let xml = b"<POSTBACKS>\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N301</CODE></POSTBACK>\n<POSTBACK>\n<ORIGIN>SUB</ORIGIN>\n<CODE>N3";
+    let parsed = parse_file(xml);
+    assert_eq!(parsed.postbacks.len(), 1);
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:5:9: truncated: the file ends inside <CODE> opened at line 5; the postback that starts at line 3 is not stored"
+        ]
+    );
+}
+
+#[test]
+fn truncated_inside_a_tag_is_reported_where_the_tag_starts() {
+    let parsed = parse_file(b"<POSTBACK><ORIGIN>SUB</ORIGIN><CO");
+    assert!(parsed.postbacks.is_empty());
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:1:31: malformed_xml: syntax error: tag not closed: `>` not found before end of input; the postback that starts at line 1 is not stored"
+        ]
+    );
+}
+
+#[test]
+fn a_syntax_error_loses_only_its_own_postback() {
+    let xml = b"<POSTBACKS>\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N301</CODE></POSTBACK>\n<POSTBACK><ORIGIN>SUB</ORIGIN><!- broken -><CODE>N302</CODE></POSTBACK>\n<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N303</CODE></POSTBACK>\n</POSTBACKS>";
+    let parsed = parse_file(xml);
+    let codes: Vec<_> = parsed
+        .postbacks
+        .iter()
+        .map(|p| p.fields[1].value.as_str())
+        .collect();
+    assert_eq!(codes, ["N301", "N303"]);
+    assert_eq!(parsed.postbacks[1].ordinal, 2);
+    assert_eq!(parsed.problems.len(), 1, "{:?}", problems(&parsed));
+    assert_eq!(parsed.problems[0].kind, ProblemKind::MalformedXml);
+    assert_eq!(parsed.problems[0].position, Position::new(3, 31));
+    assert!(
+        parsed.problems[0]
+            .message
+            .ends_with("; the postback that starts at line 3 is not stored")
+    );
+}
+
+#[test]
+fn non_postback_inputs_are_named_for_what_they_are() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "f.xml: empty_file: the file is empty"),
+        (
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            "f.xml:1:1: not_xml: an HTML page (<html>), not a postback",
+        ),
+        (
+            b"<!DOCTYPE html>\n<HTML><BODY>err</BODY></HTML>",
+            "f.xml:1:1: not_xml: an HTML page (<html>), not a postback",
+        ),
+        (
+            b"<?xml version='1.0'?><status>ok</status>",
+            "f.xml: no_postbacks: well-formed XML, but no postback in it",
+        ),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00",
+            "f.xml: not_xml: binary content (a NUL byte at offset 8), not XML",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let parsed = parse_file(bytes);
+        assert!(parsed.postbacks.is_empty());
+        assert_eq!(problems(&parsed), [expected.to_string()]);
+    }
+}
+
+#[test]
+fn wrapper_fields_and_stray_end_tags_are_reported_not_dropped() {
+    let xml = b"<BATCH><COUNT>1</COUNT><POSTBACK><ORIGIN>SUB</ORIGIN></POSTBACK></TRAILER></BATCH>";
+    let parsed = parse_file(xml);
+    assert_eq!(parsed.postbacks.len(), 1);
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:1:65: malformed_xml: closing tag </TRAILER> has no matching start tag; ignored",
+            "f.xml:1:1: stray_content: content of <BATCH> outside any postback: COUNT=\"1\"",
+        ]
+    );
+}
+
+#[test]
+fn bare_ampersand_and_unknown_entity_are_kept_as_text() {
+    let parsed =
+        parse_file(b"<POSTBACK><ORIGIN>SMS_MO</ORIGIN><TEXT>AT&T &nbsp;ok</TEXT></POSTBACK>");
+    assert_eq!(parsed.postbacks[0].fields[1].value, "AT&T &nbsp;ok");
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:1:42: salvaged: a bare '&' in <TEXT> kept as text",
+            "f.xml:1:45: salvaged: unknown entity &nbsp; in <TEXT> kept as text",
+        ]
+    );
+}
+
+#[test]
+fn unknown_nested_groups_and_attributes_become_path_fields() {
+    let xml = b"<POSTBACK id=\"7\"><ORIGIN>X</ORIGIN><META kind=\"a\"><K>v</K></META><FILE type=\"img\">u</FILE>text</POSTBACK>";
+    let postback = only_postback(xml);
+    assert_eq!(postback.attributes, [Field::new("id", "7")]);
+    assert_eq!(
+        fields(&postback),
+        [
+            ("ORIGIN", "X"),
+            ("META/@kind", "a"),
+            ("META/K", "v"),
+            ("FILE/@type", "img"),
+            ("FILE", "u"),
+            ("#text", "text")
+        ]
+    );
+}
+
+#[test]
+fn text_between_documents_is_reported() {
+    let parsed = parse_file(b"<POSTBACK><ORIGIN>SUB</ORIGIN></POSTBACK>\nHTTP/1.1 200 OK\n");
+    assert_eq!(parsed.postbacks.len(), 1);
+    assert_eq!(
+        problems(&parsed),
+        ["f.xml:2:1: stray_content: text outside any element: \"HTTP/1.1 200 OK\""]
+    );
+}
+
+mod roundtrip {
+    //! Property: any postbacks written out as XML parse back to exactly their fields.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "ORIGIN",
+                "CODE",
+                "TO",
+                "FROM_MASK",
+                "TEXT",
+                "STATUSDETAILS",
+                "SPID"
+            ])
+            .prop_map(String::from),
+            "[A-Z][A-Z0-9_]{0,11}"
+                .prop_filter("reserved names", |n| !is_container(n) && n != "HTML"),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        // Any text XML 1.0 can carry, minus the carriage return it normalizes away.
+        "[^\u{0}-\u{8}\u{b}\u{c}\u{d}\u{e}-\u{1f}\u{fffe}\u{ffff}]{0,40}"
+    }
+
+    fn escape(value: &str, cdata: bool) -> String {
+        if cdata && !value.contains("]]>") {
+            return format!("<![CDATA[{value}]]>");
+        }
+        value
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    fn write(
+        postbacks: &[Vec<(String, String)>],
+        bundle: bool,
+        wrap: bool,
+        cdata: bool,
+        eol: &str,
+    ) -> String {
+        let mut xml = String::from("<?xml version='1.0'?>");
+        xml.push_str(eol);
+        if bundle {
+            xml.push_str("<POSTBACKS>");
+        }
+        for fields in postbacks {
+            xml.push_str("<POSTBACK>");
+            xml.push_str(eol);
+            if wrap {
+                xml.push_str("<NOTIFICATION>");
+            }
+            for (name, value) in fields {
+                if value.is_empty() && !cdata {
+                    xml.push_str(&format!("  <{name}/>{eol}"));
+                } else {
+                    xml.push_str(&format!("  <{name}>{}</{name}>{eol}", escape(value, cdata)));
+                }
+            }
+            if wrap {
+                xml.push_str("</NOTIFICATION>");
+            }
+            xml.push_str("</POSTBACK>");
+            xml.push_str(eol);
+        }
+        if bundle {
+            xml.push_str("</POSTBACKS>");
+        }
+        xml
+    }
+
+    proptest! {
+        #[test]
+        fn written_postbacks_parse_back_equal(
+            postbacks in prop::collection::vec(prop::collection::vec((name(), value()), 1..8), 1..4),
+            bundle: bool,
+            wrap: bool,
+            cdata: bool,
+            crlf: bool,
+        ) {
+            let bundle = bundle || postbacks.len() > 1;
+            let xml = write(&postbacks, bundle, wrap, cdata, if crlf { "\r\n" } else { "\n" });
+            let parsed = parse_file(xml.as_bytes());
+            prop_assert!(parsed.problems.is_empty(), "{:?}\n{}", parsed.problems, xml);
+            prop_assert_eq!(parsed.postbacks.len(), postbacks.len());
+            for (written, read) in postbacks.iter().zip(&parsed.postbacks) {
+                let read: Vec<(String, String)> = read.fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect();
+                prop_assert_eq!(&read, written, "{}", xml);
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Store, helper: the `import_runs` row of each import, from start to finish.
+
+use duckdb::types::{TimeUnit, Value};
+use duckdb::{Connection, params};
+
+use super::StoreError;
+
+/// Counters of one import run, as stored in `import_runs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounters {
+    pub files_seen: u64,
+    pub files_skipped: u64,
+    pub files_read: u64,
+    pub files_other: u64,
+    pub postbacks_new: u64,
+    pub postbacks_duplicate: u64,
+    pub errors: u64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Every input imported cleanly.
+    Ok,
+    /// Some inputs had problems; they are in `import_errors`.
+    Errors,
+    /// The run itself failed (the archive could not be written).
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Errors => "errors",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// Start a run: runs still marked `running` died without finishing (this process
+/// holds the write lock now), so they are marked `interrupted` first.
+pub fn begin_run(conn: &Connection, roots: &[String]) -> Result<i32, StoreError> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    conn.execute(
+        "UPDATE import_runs SET status = 'interrupted' WHERE status = 'running'",
+        [],
+    )?;
+    let run_id: i32 = conn.query_row(
+        "SELECT coalesce(max(run_id), 0) + 1 FROM import_runs",
+        [],
+        |row| row.get(0),
+    )?;
+    let roots_list = serde_json::to_string(roots).expect("strings serialize");
+    conn.execute(
+        "INSERT INTO import_runs (run_id, started_at, status, roots, tool_version)
+         VALUES (?, ?, 'running', CAST(?::JSON AS VARCHAR[]), ?)",
+        params![run_id, utc_now(), roots_list, env!("CARGO_PKG_VERSION")],
+    )?;
+    conn.execute_batch("COMMIT")?;
+    Ok(run_id)
+}
+
+/// Store the counters so far; called inside each batch's transaction, so an
+/// interrupted run still shows what it committed.
+pub fn update_counters(conn: &Connection, run_id: i32, c: &RunCounters) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE import_runs SET files_seen = ?, files_skipped = ?, files_read = ?, files_other = ?,
+                postbacks_new = ?, postbacks_duplicate = ?, errors = ?
+         WHERE run_id = ?",
+        params![
+            c.files_seen,
+            c.files_skipped,
+            c.files_read,
+            c.files_other,
+            c.postbacks_new,
+            c.postbacks_duplicate,
+            c.errors,
+            run_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// Close a run with its final counters and status.
+pub fn finish_run(
+    conn: &Connection,
+    run_id: i32,
+    counters: &RunCounters,
+    status: RunStatus,
+    message: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    update_counters(conn, run_id, counters)?;
+    conn.execute(
+        "UPDATE import_runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
+        params![status.as_str(), utc_now(), message, run_id],
+    )?;
+    conn.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+/// The current time as a UTC `TIMESTAMP` value. Computed here rather than with SQL
+/// `now()`, whose TIMESTAMPTZ would need the ICU extension to convert.
+pub fn utc_now() -> Value {
+    Value::Timestamp(TimeUnit::Microsecond, chrono::Utc::now().timestamp_micros())
+}

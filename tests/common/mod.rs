@@ -1,0 +1,151 @@
+//! The helper every integration test uses: a temporary working directory, the real
+//! binary run inside it against `archive.duckdb`, and read-only queries of that archive.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use duckdb::{AccessMode, Config, Connection};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Self {
+        Workdir {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The archive every command of this workdir uses.
+    pub fn db(&self) -> PathBuf {
+        self.path().join("archive.duckdb")
+    }
+
+    /// Write `content` to `relative`, creating folders.
+    pub fn write(&self, relative: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Write `content` gzipped to `relative`.
+    pub fn write_gz(&self, relative: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(content.as_ref()).unwrap();
+        self.write(relative, encoder.finish().unwrap())
+    }
+
+    /// Copy a fixture file or folder from `tests/fixtures/` into the workdir.
+    pub fn copy_fixture(&self, fixture: &str, relative: &str) {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture);
+        copy_tree(&source, &self.path().join(relative));
+    }
+
+    /// The real binary, run in the workdir against its archive, without a terminal.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("postback-archive").unwrap();
+        command
+            .current_dir(self.path())
+            .env_remove("POSTBACK_ARCHIVE_DB")
+            .arg("--db")
+            .arg(self.db())
+            .args(args);
+        command
+    }
+
+    /// Run the binary and return its output, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Rows of a query on the archive, each row's values joined with `|` (NULL as `NULL`).
+    pub fn rows(&self, sql: &str) -> Vec<String> {
+        let config = Config::default().access_mode(AccessMode::ReadOnly).unwrap();
+        let conn = Connection::open_with_flags(self.db(), config).unwrap();
+        let mut statement = conn.prepare(sql).unwrap();
+        let mut rows = statement.query([]).unwrap();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            let count = row.as_ref().column_count();
+            let values: Vec<String> = (0..count)
+                .map(|i| display(row.get_ref(i).unwrap().to_owned()))
+                .collect();
+            out.push(values.join("|"));
+        }
+        out
+    }
+
+    /// The single value of a query, as text.
+    pub fn value(&self, sql: &str) -> String {
+        let rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql}");
+        rows.into_iter().next().unwrap()
+    }
+}
+
+/// A value as the DuckDB CLI would print it, for the common types.
+fn display(value: duckdb::types::Value) -> String {
+    use duckdb::types::Value::*;
+    match value {
+        Null => "NULL".to_string(),
+        Boolean(b) => b.to_string(),
+        TinyInt(n) => n.to_string(),
+        SmallInt(n) => n.to_string(),
+        Int(n) => n.to_string(),
+        BigInt(n) => n.to_string(),
+        HugeInt(n) => n.to_string(),
+        UTinyInt(n) => n.to_string(),
+        USmallInt(n) => n.to_string(),
+        UInt(n) => n.to_string(),
+        UBigInt(n) => n.to_string(),
+        UHugeInt(n) => n.to_string(),
+        Double(n) => n.to_string(),
+        Text(text) => text,
+        other => format!("{other:?}"),
+    }
+}
+
+/// Stdout and stderr of a run, as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The summary line with its timing part removed, which varies between runs.
+pub fn summary(output: &Output) -> String {
+    let text = stdout(output);
+    let line = text.lines().last().unwrap_or_default();
+    line.split("; ")
+        .filter(|part| !part.ends_with("files/s)"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn copy_tree(source: &Path, target: &Path) {
+    if source.is_dir() {
+        std::fs::create_dir_all(target).unwrap();
+        for entry in std::fs::read_dir(source).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &target.join(entry.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source, target).unwrap();
+    }
+}

@@ -1,0 +1,83 @@
+//! A killed import leaves a consistent archive, and the next import completes it exactly.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Workdir;
+
+/// Many small files (some retried copies, one bundle per folder), so an import takes long enough to kill.
+fn write_corpus(work: &Workdir, files: usize) {
+    for i in 0..files {
+        let folder = i / 1000;
+        let body = format!(
+            "<POSTBACK><ORIGIN>GENERATE_PASS</ORIGIN><STATUSCODE>N801</STATUSCODE><REFERENCEDBY>Email</REFERENCEDBY><REFERENCEVALUE>user{i}@mail.com</REFERENCEVALUE><PASSDATAID>{i}</PASSDATAID><TIMESTAMP>2026-11-0{}T11:37:11-05:00</TIMESTAMP></POSTBACK>",
+            1 + i % 9
+        );
+        work.write(&format!("in/{folder:03}/{i:06}.xml"), &body);
+        if i % 50 == 0 {
+            work.write(&format!("in/{folder:03}/{i:06}-retry.xml"), &body);
+        }
+    }
+}
+
+/// What must be identical between a clean import and a killed-then-resumed one.
+fn content(work: &Workdir) -> Vec<String> {
+    work.rows(
+        "SELECT (SELECT count(*) FROM postbacks), (SELECT count(DISTINCT fingerprint) FROM postbacks),
+                (SELECT count(*) FROM duplicates), (SELECT count(*) FROM files), (SELECT count(DISTINCT path) FROM files),
+                (SELECT sum(postbacks) FROM files), (SELECT bit_xor(hash(fingerprint)) FROM postbacks),
+                (SELECT count(*) FROM import_errors)",
+    )
+}
+
+#[test]
+fn a_killed_import_is_completed_by_the_next_run_with_the_exact_set() {
+    let work = Workdir::new();
+    write_corpus(&work, 30_000);
+    let clean = work.run(&["import", "in"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", common::stderr(&clean));
+    let expected = content(&work);
+    assert_eq!(expected[0].split('|').next(), Some("30000"));
+
+    let mut interrupted = 0;
+    for delay_ms in [150, 400, 900, 1600] {
+        std::fs::remove_file(work.db()).unwrap();
+        let _ = std::fs::remove_file(work.db().with_extension("duckdb.wal"));
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("postback-archive"))
+            .current_dir(work.path())
+            .args(["--db", work.db().to_str().unwrap(), "import", "in"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(delay_ms)
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let resumed = work.run(&["import", "in"]);
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "{}",
+            common::stderr(&resumed)
+        );
+        assert_eq!(content(&work), expected, "killed after {delay_ms} ms");
+        let first_run = work.value("SELECT status FROM import_runs WHERE run_id = 1");
+        if first_run == "interrupted" {
+            interrupted += 1;
+        } else {
+            assert_eq!(first_run, "ok", "killed after {delay_ms} ms");
+        }
+    }
+    assert!(
+        interrupted >= 2,
+        "only {interrupted} of the kills landed mid-import; make the corpus larger"
+    );
+}
