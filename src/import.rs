@@ -48,9 +48,10 @@ pub struct ImportOutcome {
     pub elapsed: Duration,
 }
 
-/// Files per chunk handed from the walker to the parsers, and chunks in flight.
+/// Files per chunk handed from the walker to the parsers, and chunks in flight:
+/// enough for the parsers to run on while the writer commits a batch.
 const CHUNK: usize = 256;
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 32;
 
 /// Import `options.roots` into `archive` as one import run.
 pub fn run_import(
@@ -128,7 +129,7 @@ fn import_sequential(
             observer.found(1);
             let record = to_record(found, options);
             observer.stored(&record);
-            match writer.write(record) {
+            match writer.write(vec![record]) {
                 Ok(()) => true,
                 Err(error) => {
                     failure = Some(error);
@@ -189,10 +190,8 @@ fn import_parallel(
             }
         });
         for records in record_rx {
-            for record in records {
-                observer.stored(&record);
-                writer.write(record)?;
-            }
+            records.iter().for_each(|record| observer.stored(record));
+            writer.write(records)?;
         }
         Ok(())
     })

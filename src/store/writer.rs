@@ -49,18 +49,33 @@ const BATCH_FILES: usize = 20_000;
 const BATCH_POSTBACKS: usize = 50_000;
 const BATCH_AGE: Duration = Duration::from_secs(2);
 
-/// Writes one import run's results.
+/// Writes one import run's results, streaming them into an open transaction that
+/// is committed every batch.
 pub struct ImportWriter<'a> {
     conn: &'a Connection,
     run_id: i32,
     walk: &'a WalkCounters,
     next_postback_id: i64,
     next_file_id: i64,
-    archive_has_postbacks: bool,
-    pending: Vec<FileRecord>,
-    pending_postbacks: usize,
-    batch_started: Instant,
+    /// Postbacks stored before this run have ids below this; looked up in the archive.
+    first_postback_id: i64,
+    /// Postbacks stored by this run: fingerprint -> (postback_id, file_id).
+    stored: HashMap<u128, (i64, i64)>,
+    batch: Option<Batch<'a>>,
     committed: RunCounters,
+}
+
+/// The open transaction: its appenders and what it has written so far.
+struct Batch<'c> {
+    postbacks: Appender<'c>,
+    duplicates: Appender<'c>,
+    files: Appender<'c>,
+    errors: Appender<'c>,
+    updates: Appender<'c>,
+    reread: Appender<'c>,
+    counters: RunCounters,
+    files_written: usize,
+    started: Instant,
 }
 
 impl<'a> ImportWriter<'a> {
@@ -77,44 +92,62 @@ impl<'a> ImportWriter<'a> {
                  touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);",
         )?;
         let next_id = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
+        let first_postback_id = next_id("SELECT coalesce(max(postback_id), 0) + 1 FROM postbacks")?;
         Ok(ImportWriter {
             conn,
             run_id,
             walk,
-            next_postback_id: next_id("SELECT coalesce(max(postback_id), 0) + 1 FROM postbacks")?,
+            next_postback_id: first_postback_id,
             next_file_id: next_id("SELECT coalesce(max(file_id), 0) + 1 FROM files")?,
-            archive_has_postbacks: next_id(
-                "SELECT count(*) FROM (SELECT 1 FROM postbacks LIMIT 1)",
-            )? > 0,
-            pending: Vec::new(),
-            pending_postbacks: 0,
-            batch_started: Instant::now(),
+            first_postback_id,
+            stored: HashMap::new(),
+            batch: None,
             committed: RunCounters::default(),
         })
     }
 
-    /// Queue one file; commits a batch when it is full or old enough.
-    pub fn write(&mut self, record: FileRecord) -> Result<(), StoreError> {
-        if let FileContent::Read { postbacks, .. } = &record.content {
-            self.pending_postbacks += postbacks.len();
+    /// Store a chunk of files, in order; commits when the batch is full or old enough.
+    pub fn write(&mut self, records: Vec<FileRecord>) -> Result<(), StoreError> {
+        if self.batch.is_none() {
+            self.conn.execute_batch("BEGIN TRANSACTION")?;
+            self.batch = Some(self.open_batch()?);
         }
-        self.pending.push(record);
-        if self.pending.len() >= BATCH_FILES
-            || self.pending_postbacks >= BATCH_POSTBACKS
-            || self.batch_started.elapsed() >= BATCH_AGE
-        {
-            self.commit()?;
-        }
-        Ok(())
+        let earlier = self.stored_before_this_run(&records)?;
+        let mut batch = self.batch.take().expect("a batch is open");
+        let result = records
+            .iter()
+            .try_for_each(|record| self.write_record(&mut batch, &earlier, record));
+        let full = batch.files_written >= BATCH_FILES
+            || batch.counters.postbacks_new + batch.counters.postbacks_duplicate
+                >= BATCH_POSTBACKS as u64
+            || batch.started.elapsed() >= BATCH_AGE;
+        self.batch = Some(batch);
+        result?;
+        if full { self.commit() } else { Ok(()) }
     }
 
-    /// Commit what is queued and return the run's counters.
+    /// Commit what is open and return the run's counters.
     pub fn finish(mut self) -> Result<RunCounters, StoreError> {
         self.commit()?;
-        Ok(self.counters_with(&RunCounters::default()))
+        Ok(self.totals(&RunCounters::default()))
     }
 
-    fn counters_with(&self, batch: &RunCounters) -> RunCounters {
+    fn open_batch(&self) -> Result<Batch<'a>, StoreError> {
+        let temp = |table| self.conn.appender_to_catalog_and_db(table, "temp", "main");
+        Ok(Batch {
+            postbacks: self.conn.appender("postbacks")?,
+            duplicates: self.conn.appender("duplicates")?,
+            files: self.conn.appender("files")?,
+            errors: self.conn.appender("import_errors")?,
+            updates: temp("pa_file_updates")?,
+            reread: temp("pa_reread")?,
+            counters: RunCounters::default(),
+            files_written: 0,
+            started: Instant::now(),
+        })
+    }
+
+    fn totals(&self, batch: &RunCounters) -> RunCounters {
         let (seen, skipped, other) = self.walk.snapshot();
         RunCounters {
             files_seen: seen,
@@ -127,14 +160,13 @@ impl<'a> ImportWriter<'a> {
         }
     }
 
+    /// Flush the open batch and commit it with the run's counters so far.
     fn commit(&mut self) -> Result<(), StoreError> {
-        let records = std::mem::take(&mut self.pending);
-        self.pending_postbacks = 0;
-        self.batch_started = Instant::now();
-        self.conn.execute_batch("BEGIN TRANSACTION")?;
-        let ids = (self.next_postback_id, self.next_file_id);
-        let result = self.write_batch(&records).and_then(|batch| {
-            let totals = self.counters_with(&batch);
+        let Some(mut batch) = self.batch.take() else {
+            return Ok(());
+        };
+        let result = self.flush(&mut batch).and_then(|()| {
+            let totals = self.totals(&batch.counters);
             update_counters(self.conn, self.run_id, &totals)?;
             self.conn.execute_batch("COMMIT")?;
             Ok(totals)
@@ -146,97 +178,70 @@ impl<'a> ImportWriter<'a> {
             }
             Err(error) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                (self.next_postback_id, self.next_file_id) = ids;
                 Err(error)
             }
         }
     }
 
-    fn write_batch(&mut self, records: &[FileRecord]) -> Result<RunCounters, StoreError> {
-        self.forget_previous_reads(records)?;
-        let existing = self.existing_postbacks(records)?;
-        let mut batch = Batch {
-            postbacks: self.conn.appender("postbacks")?,
-            duplicates: self.conn.appender("duplicates")?,
-            files: self.conn.appender("files")?,
-            errors: self.conn.appender("import_errors")?,
-            updates: self
-                .conn
-                .appender_to_catalog_and_db("pa_file_updates", "temp", "main")?,
-            existing,
-            new_in_batch: HashMap::new(),
-            counters: RunCounters::default(),
-            has_updates: false,
-        };
-        for record in records {
-            self.write_record(&mut batch, record)?;
-        }
+    fn flush(&self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
         for appender in [
             &mut batch.postbacks,
             &mut batch.duplicates,
             &mut batch.files,
             &mut batch.errors,
+            &mut batch.updates,
+            &mut batch.reread,
         ] {
             appender.flush()?;
         }
-        batch.updates.flush()?;
-        if batch.has_updates {
-            self.apply_file_updates()?;
-        }
-        if batch.counters.postbacks_new > 0 {
-            self.archive_has_postbacks = true;
-        }
-        Ok(batch.counters)
-    }
-
-    /// A changed file read again replaces what its earlier read recorded
-    /// (duplicate sightings and problems); postbacks first seen in it stay.
-    fn forget_previous_reads(&self, records: &[FileRecord]) -> Result<(), StoreError> {
-        let reread: Vec<i64> = records
-            .iter()
-            .filter(|r| matches!(r.content, FileContent::Read { .. }))
-            .filter_map(|r| r.known.map(|k| k.file_id))
-            .collect();
-        if reread.is_empty() {
-            return Ok(());
-        }
-        self.conn.execute_batch("DELETE FROM pa_reread")?;
-        let mut appender = self
-            .conn
-            .appender_to_catalog_and_db("pa_reread", "temp", "main")?;
-        for file_id in reread {
-            appender.append_row([file_id])?;
-        }
-        appender.flush()?;
-        drop(appender);
-        self.conn.execute_batch(
-            "DELETE FROM duplicates WHERE file_id IN (SELECT file_id FROM pa_reread);
-             DELETE FROM import_errors WHERE file_id IN (SELECT file_id FROM pa_reread);",
+        let run_id = self.run_id;
+        // A changed file read again replaces what its earlier reads recorded
+        // (duplicate sightings, problems); postbacks first seen in it stay.
+        self.conn.execute(
+            "DELETE FROM duplicates WHERE run_id <> ? AND file_id IN (SELECT file_id FROM pa_reread)",
+            [run_id],
         )?;
+        self.conn.execute(
+            "DELETE FROM import_errors WHERE run_id <> ? AND file_id IN (SELECT file_id FROM pa_reread)",
+            [run_id],
+        )?;
+        self.conn.execute(
+            "UPDATE files SET size = u.size, modified_at = u.modified_at, run_id = ?
+             FROM pa_file_updates u WHERE files.file_id = u.file_id AND u.touch_only",
+            [run_id],
+        )?;
+        self.conn.execute(
+            "UPDATE files SET size = u.size, modified_at = u.modified_at, content_hash = u.content_hash,
+                    run_id = ?, postbacks = u.postbacks, duplicates = u.duplicates, errors = u.errors
+             FROM pa_file_updates u WHERE files.file_id = u.file_id AND NOT u.touch_only",
+            [run_id],
+        )?;
+        self.conn
+            .execute_batch("DELETE FROM pa_file_updates; DELETE FROM pa_reread;")?;
         Ok(())
     }
 
-    /// Stored postbacks among this batch's fingerprints: fingerprint -> (postback_id, file_id).
-    fn existing_postbacks(
+    /// Postbacks stored by earlier runs among this chunk's fingerprints:
+    /// fingerprint -> (postback_id, file_id). No query when the archive was empty.
+    fn stored_before_this_run(
         &self,
         records: &[FileRecord],
     ) -> Result<HashMap<u128, (i64, i64)>, StoreError> {
-        let mut existing = HashMap::new();
-        if !self.archive_has_postbacks {
-            return Ok(existing);
+        let mut earlier = HashMap::new();
+        if self.first_postback_id == 1 {
+            return Ok(earlier);
         }
         let fingerprints: HashSet<u128> = records
             .iter()
-            .filter_map(|r| match &r.content {
-                FileContent::Read { postbacks, .. } => {
-                    Some(postbacks.iter().map(|p| p.fingerprint))
-                }
-                _ => None,
+            .flat_map(|r| match &r.content {
+                FileContent::Read { postbacks, .. } => postbacks.as_slice(),
+                _ => &[],
             })
-            .flatten()
+            .map(|p| p.fingerprint)
+            .filter(|f| !self.stored.contains_key(f))
             .collect();
         if fingerprints.is_empty() {
-            return Ok(existing);
+            return Ok(earlier);
         }
         self.conn.execute_batch("DELETE FROM pa_fingerprints")?;
         let mut appender =
@@ -249,23 +254,25 @@ impl<'a> ImportWriter<'a> {
         drop(appender);
         let mut statement = self.conn.prepare(
             "SELECT fingerprint, postback_id, file_id FROM postbacks
-             WHERE fingerprint IN (SELECT fingerprint FROM pa_fingerprints)",
+             WHERE postback_id < ? AND fingerprint IN (SELECT fingerprint FROM pa_fingerprints)",
         )?;
-        let rows = statement.query_map([], |row| {
+        let rows = statement.query_map([self.first_postback_id], |row| {
             Ok((row.get::<_, u128>(0)?, (row.get(1)?, row.get(2)?)))
         })?;
         for row in rows {
             let (fingerprint, ids) = row?;
-            existing.insert(fingerprint, ids);
+            earlier.insert(fingerprint, ids);
         }
-        Ok(existing)
+        Ok(earlier)
     }
 
     fn write_record(
         &mut self,
         batch: &mut Batch<'_>,
+        earlier: &HashMap<u128, (i64, i64)>,
         record: &FileRecord,
     ) -> Result<(), StoreError> {
+        batch.files_written += 1;
         batch.counters.files_read += 1;
         let (content_hash, postbacks, problems) = match &record.content {
             FileContent::Unreadable(problem) => {
@@ -274,7 +281,6 @@ impl<'a> ImportWriter<'a> {
             }
             FileContent::Unchanged => {
                 let known = record.known.expect("an unchanged file is in the ledger");
-                batch.has_updates = true;
                 let row = FileUpdate {
                     file_id: known.file_id,
                     touch_only: true,
@@ -289,13 +295,16 @@ impl<'a> ImportWriter<'a> {
             } => (*content_hash, postbacks, problems),
         };
         let file_id = match record.known {
-            Some(known) => known.file_id,
+            Some(known) => {
+                batch.reread.append_row([known.file_id])?;
+                known.file_id
+            }
             None => {
                 self.next_file_id += 1;
                 self.next_file_id - 1
             }
         };
-        let duplicates = self.write_postbacks(batch, file_id, postbacks)?;
+        let duplicates = self.write_postbacks(batch, earlier, file_id, postbacks)?;
         for problem in problems {
             append_problem(
                 &mut batch.errors,
@@ -316,7 +325,6 @@ impl<'a> ImportWriter<'a> {
             ..FileUpdate::new(record)
         };
         if record.known.is_some() {
-            batch.has_updates = true;
             update.append(&mut batch.updates)
         } else {
             update.append_new(&mut batch.files, record, self.run_id)
@@ -328,6 +336,7 @@ impl<'a> ImportWriter<'a> {
     fn write_postbacks(
         &mut self,
         batch: &mut Batch<'_>,
+        earlier: &HashMap<u128, (i64, i64)>,
         file_id: i64,
         postbacks: &[Postback],
     ) -> Result<u64, StoreError> {
@@ -335,10 +344,10 @@ impl<'a> ImportWriter<'a> {
         let mut seen_in_file: HashSet<u128> = HashSet::new();
         for postback in postbacks {
             let first_in_file = seen_in_file.insert(postback.fingerprint);
-            let stored = batch
-                .existing
+            let stored = self
+                .stored
                 .get(&postback.fingerprint)
-                .or(batch.new_in_batch.get(&postback.fingerprint));
+                .or(earlier.get(&postback.fingerprint));
             match stored.copied() {
                 // Stored from this very file by an earlier read: its first sighting here is that row.
                 Some((_, stored_file)) if stored_file == file_id && first_in_file => {}
@@ -358,8 +367,7 @@ impl<'a> ImportWriter<'a> {
                     new += 1;
                     let postback_id = self.next_postback_id;
                     self.next_postback_id += 1;
-                    batch
-                        .new_in_batch
+                    self.stored
                         .insert(postback.fingerprint, (postback_id, file_id));
                     append_postback(
                         &mut batch.postbacks,
@@ -375,36 +383,16 @@ impl<'a> ImportWriter<'a> {
         batch.counters.postbacks_duplicate += duplicates;
         Ok(duplicates)
     }
-
-    fn apply_file_updates(&self) -> Result<(), StoreError> {
-        let run_id = self.run_id;
-        self.conn.execute(
-            "UPDATE files SET size = u.size, modified_at = u.modified_at, run_id = ?
-             FROM pa_file_updates u WHERE files.file_id = u.file_id AND u.touch_only",
-            [run_id],
-        )?;
-        self.conn.execute(
-            "UPDATE files SET size = u.size, modified_at = u.modified_at, content_hash = u.content_hash,
-                    run_id = ?, postbacks = u.postbacks, duplicates = u.duplicates, errors = u.errors
-             FROM pa_file_updates u WHERE files.file_id = u.file_id AND NOT u.touch_only",
-            [run_id],
-        )?;
-        self.conn.execute_batch("DELETE FROM pa_file_updates")?;
-        Ok(())
-    }
 }
 
-/// The appenders and lookups of one batch.
-struct Batch<'c> {
-    postbacks: Appender<'c>,
-    duplicates: Appender<'c>,
-    files: Appender<'c>,
-    errors: Appender<'c>,
-    updates: Appender<'c>,
-    existing: HashMap<u128, (i64, i64)>,
-    new_in_batch: HashMap<u128, (i64, i64)>,
-    counters: RunCounters,
-    has_updates: bool,
+impl Drop for ImportWriter<'_> {
+    /// A writer dropped with a batch open (after an error) rolls it back.
+    fn drop(&mut self) {
+        if let Some(batch) = self.batch.take() {
+            drop(batch);
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 /// One `files` row, new or updated.
