@@ -13,8 +13,8 @@ use rayon::prelude::*;
 
 use crate::discover::{self, Found, Ledger, WalkCounters, WalkOptions};
 use crate::normalize::normalize;
-use crate::parse::parse_file;
-use crate::problem::{Problem, ProblemKind};
+use crate::parse::parse_file_with;
+use crate::problem::Problem;
 use crate::store::runs::{self, RunCounters, RunStatus};
 use crate::store::writer::{FileContent, FileRecord, ImportWriter};
 use crate::store::{Archive, StoreError};
@@ -199,70 +199,51 @@ fn import_parallel(
 
 /// Read, parse and normalize one file: everything between discovery and the store.
 pub fn to_record(found: Found, options: &ImportOptions) -> FileRecord {
-    match found {
-        Found::Unreadable { display, problem } => FileRecord {
-            path: display,
-            size: 0,
-            modified_us: 0,
-            compressed: false,
-            known: None,
-            content: FileContent::Unreadable(problem),
-        },
-        Found::File(file) => {
-            let content = read_and_parse(&file, options);
-            FileRecord {
-                path: file.display,
-                size: file.size,
-                modified_us: file.modified_us,
-                compressed: file.compressed,
-                known: file.known,
-                content,
-            }
-        }
+    let file = match found {
+        Found::File(file) => file,
+        Found::Unreadable { display, problem } => return FileRecord::unreadable(display, None, problem),
+    };
+    let bytes = match discover::read_file(&file, options.max_file_size) {
+        Ok(bytes) => bytes,
+        Err(problem) => return FileRecord::unreadable(file.display, file.known, problem),
+    };
+    let content = parse_content(&file, bytes.content, bytes.content_hash, bytes.problem, options);
+    FileRecord {
+        path: file.display,
+        size: bytes.size,
+        modified_us: bytes.modified_us,
+        compressed: file.compressed,
+        known: file.known,
+        content,
     }
 }
 
-fn read_and_parse(file: &discover::FileToRead, options: &ImportOptions) -> FileContent {
-    let bytes = match discover::read_file(file, options.max_file_size) {
-        Ok(bytes) => bytes,
-        Err(problem) if problem.kind == ProblemKind::Unreadable => {
-            return FileContent::Unreadable(problem);
-        }
-        Err(problem) => {
-            return FileContent::Read {
-                content_hash: None,
-                postbacks: Vec::new(),
-                problems: vec![problem],
-            };
-        }
-    };
+fn parse_content(
+    file: &discover::FileToRead,
+    content: Vec<u8>,
+    content_hash: Option<u128>,
+    problem: Option<Problem>,
+    options: &ImportOptions,
+) -> FileContent {
     let previous_hash = file.known.and_then(|known| known.content_hash);
-    if !options.walk.force && previous_hash == Some(bytes.content_hash) {
+    if !options.walk.force && content_hash.is_some() && previous_hash == content_hash {
         return FileContent::Unchanged;
     }
-    let content_hash = Some(bytes.content_hash);
-    if let Some(problem) = bytes.problem.clone().filter(|_| bytes.content.is_empty()) {
-        return FileContent::Read {
-            content_hash,
-            postbacks: Vec::new(),
-            problems: vec![problem],
-        };
+    if content.is_empty() && problem.is_some() {
+        return FileContent::Read { content_hash, postbacks: Vec::new(), problems: problem.into_iter().collect() };
     }
-    let parsed = parse_file(&bytes.content);
-    let mut problems: Vec<Problem> = bytes.problem.into_iter().chain(parsed.problems).collect();
-    let postbacks = parsed
-        .postbacks
-        .iter()
-        .map(|raw| {
-            let (postback, found) = normalize(raw);
-            problems.extend(found);
-            postback
-        })
-        .collect();
-    problems.sort_by_key(|p| (p.position.line, p.position.column));
-    FileContent::Read {
-        content_hash,
-        postbacks,
-        problems,
-    }
+    parse_file_with(&content, |parsed| {
+        let mut problems: Vec<Problem> = problem.into_iter().chain(parsed.problems).collect();
+        let postbacks = parsed
+            .postbacks
+            .iter()
+            .map(|raw| {
+                let (postback, found) = normalize(raw);
+                problems.extend(found);
+                postback
+            })
+            .collect();
+        problems.sort_by_key(|p| (p.position.line, p.position.column));
+        FileContent::Read { content_hash, postbacks, problems }
+    })
 }

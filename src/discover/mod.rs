@@ -16,7 +16,7 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::problem::Problem;
 
 pub use read::{FileBytes, read_file};
-pub use walk::{WalkOptions, resolve_roots, walk};
+pub use walk::{WalkOptions, modified_micros, resolve_roots, walk};
 
 /// What the archive remembers about a file it has read before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +60,6 @@ pub struct FileToRead {
     pub path: PathBuf,
     /// The path as stored in the archive and shown to users.
     pub display: String,
-    pub size: u64,
-    pub modified_us: i64,
     /// Named `*.gz`: gunzip before parsing.
     pub compressed: bool,
     /// The ledger's entry, when the file was read before.

@@ -51,7 +51,9 @@ pub fn walk(
     for root in roots {
         let walker = WalkDir::new(root)
             .follow_links(options.follow_symlinks)
-            .sort_by_file_name();
+            // Siblings share their parent's path, so comparing whole paths as bytes
+            // orders them by name, without parsing path components per comparison.
+            .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()));
         for entry in walker {
             let found = match entry {
                 Ok(entry) if entry.file_type().is_dir() => continue,
@@ -100,37 +102,30 @@ fn consider(
     }
     counters.seen.fetch_add(1, Ordering::Relaxed);
     let display = path.display().to_string();
-    let metadata = match path.metadata() {
-        Ok(metadata) => metadata,
-        Err(error) => {
-            let problem = Problem::whole_file(
-                ProblemKind::Unreadable,
-                format!("cannot read its metadata: {error}"),
-            );
-            return Some(Found::Unreadable { display, problem });
-        }
-    };
-    let (size, modified_us) = (metadata.len(), modified_micros(&metadata));
     let known = ledger.get(&display).copied();
+    // Only a file the ledger knows needs a stat here; new files are stat'ed by
+    // the reader on the open file, which saves a path lookup per file.
     if let Some(known) = known
         && !options.force
-        && known.size == size
-        && known.modified_us == modified_us
     {
-        counters.skipped.fetch_add(1, Ordering::Relaxed);
-        return None;
+        match path.metadata() {
+            Ok(metadata) if known.size == metadata.len() && known.modified_us == modified_micros(&metadata) => {
+                counters.skipped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let message = format!("cannot read its metadata: {error}");
+                let problem = Problem::whole_file(ProblemKind::Unreadable, message);
+                return Some(Found::Unreadable { display, problem });
+            }
+        }
     }
-    Some(Found::File(FileToRead {
-        path: path.to_path_buf(),
-        display,
-        size,
-        modified_us,
-        compressed,
-        known,
-    }))
+    Some(Found::File(FileToRead { path: path.to_path_buf(), display, compressed, known }))
 }
 
-fn modified_micros(metadata: &Metadata) -> i64 {
+/// Modification time in microseconds since the epoch, as the ledger stores it.
+pub fn modified_micros(metadata: &Metadata) -> i64 {
     match metadata.modified().map(|t| t.duration_since(UNIX_EPOCH)) {
         Ok(Ok(since)) => since.as_micros() as i64,
         Ok(Err(before)) => -(before.duration().as_micros() as i64),

@@ -3,6 +3,9 @@
 //! This one table decides which element lands in which column; `sql/schema.sql`
 //! declares the same columns in the same order, and a store test checks they agree.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// How an element's text becomes a column value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -76,11 +79,20 @@ pub const COLUMNS: &[Column] = &[
 /// `utc_offset_minutes`: `TIMESTAMP` for most postbacks, `RECEIVED` for SMS MO.
 pub const TIME_ELEMENTS: [&str; 2] = ["TIMESTAMP", "RECEIVED"];
 
-/// Index in [`COLUMNS`] of the column an element fills, if any.
+/// Index in [`COLUMNS`] of the column an element fills, if any (names match in any case).
 pub fn column_for(element: &str) -> Option<usize> {
-    COLUMNS
-        .iter()
-        .position(|c| c.elements.iter().any(|e| e.eq_ignore_ascii_case(element)))
+    static BY_ELEMENT: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    let by_element = BY_ELEMENT.get_or_init(|| {
+        let pairs = COLUMNS.iter().enumerate();
+        pairs.flat_map(|(index, c)| c.elements.iter().map(move |e| (*e, index))).collect()
+    });
+    match by_element.get(element) {
+        Some(index) => Some(*index),
+        None if element.bytes().any(|b| b.is_ascii_lowercase()) => {
+            by_element.get(element.to_ascii_uppercase().as_str()).copied()
+        }
+        None => None,
+    }
 }
 
 /// Index of a column by name; panics on a name not in the table (a programming error).

@@ -8,6 +8,8 @@
 pub mod columns;
 pub mod timestamp;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value as Json};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -51,10 +53,10 @@ impl Postback {
 }
 
 /// Normalize one postback; problems (values that fit no column) are returned beside it.
-pub fn normalize(raw: &RawPostback) -> (Postback, Vec<Problem>) {
+pub fn normalize(raw: &RawPostback<'_>) -> (Postback, Vec<Problem>) {
     let mut builder = Builder {
         values: vec![None; COLUMNS.len()],
-        lists: vec![Vec::new(); COLUMNS.len()],
+        lists: Vec::new(),
         time: None,
         extra: Map::new(),
         problems: Vec::new(),
@@ -69,18 +71,19 @@ pub fn normalize(raw: &RawPostback) -> (Postback, Vec<Problem>) {
     builder.finish()
 }
 
-struct Builder<'r> {
+struct Builder<'r, 't> {
     values: Vec<Option<Value>>,
-    lists: Vec<Vec<Json>>,
+    /// Items of list columns (`CONTENT/FILE`), as (column index, item).
+    lists: Vec<(usize, Json)>,
     time: Option<timestamp::Timestamp>,
     extra: Map<String, Json>,
     problems: Vec<Problem>,
-    raw: &'r RawPostback,
+    raw: &'r RawPostback<'t>,
 }
 
-impl Builder<'_> {
-    fn add(&mut self, field: &Field) {
-        let name = field.name.as_str();
+impl Builder<'_, '_> {
+    fn add(&mut self, field: &Field<'_>) {
+        let name: &str = &field.name;
         if TIME_ELEMENTS.iter().any(|t| t.eq_ignore_ascii_case(name)) {
             return self.add_time(field);
         }
@@ -89,14 +92,16 @@ impl Builder<'_> {
         };
         let column = &COLUMNS[index];
         if column.kind == ColumnKind::List {
-            return self.lists[index].push(Json::String(field.value.trim().to_string()));
+            return self.lists.push((index, Json::String(field.value.trim().to_string())));
         }
         if self.values[index].is_some() {
             return self.keep_extra(name, &field.value);
         }
         let text = field.value.trim();
         self.values[index] = match column.kind {
-            ColumnKind::FreeText => Some(Value::Text(field.value.clone())),
+            ColumnKind::FreeText => Some(Value::Text(field.value.to_string())),
+            // An empty element (`<PASSDATAID></PASSDATAID>` on a failed pass) has no number.
+            ColumnKind::Integer if text.is_empty() => None,
             ColumnKind::Integer => match text.parse::<i64>() {
                 Ok(number) => Some(Value::Integer(number)),
                 Err(_) => return self.bad_value(field, "is not a whole number"),
@@ -105,7 +110,7 @@ impl Builder<'_> {
         };
     }
 
-    fn add_time(&mut self, field: &Field) {
+    fn add_time(&mut self, field: &Field<'_>) {
         if self.time.is_some() {
             return self.keep_extra(&field.name, &field.value);
         }
@@ -115,7 +120,7 @@ impl Builder<'_> {
         }
     }
 
-    fn bad_value(&mut self, field: &Field, what: &str) {
+    fn bad_value(&mut self, field: &Field<'_>, what: &str) {
         let message = format!("<{}> {:?} {what}; kept in extra", field.name, field.value);
         self.problems.push(Problem::new(
             ProblemKind::BadValue,
@@ -138,10 +143,12 @@ impl Builder<'_> {
     }
 
     fn finish(mut self) -> (Postback, Vec<Problem>) {
-        for (index, list) in self.lists.into_iter().enumerate() {
-            if !list.is_empty() {
-                self.values[index] = Some(Value::Text(Json::Array(list).to_string()));
-            }
+        let mut lists: BTreeMap<usize, Vec<Json>> = BTreeMap::new();
+        for (index, item) in std::mem::take(&mut self.lists) {
+            lists.entry(index).or_default().push(item);
+        }
+        for (index, items) in lists {
+            self.values[index] = Some(Value::Text(Json::Array(items).to_string()));
         }
         if self.values[0].is_none() {
             let message = "postback has no <ORIGIN>; stored with origin NULL";
@@ -166,7 +173,7 @@ impl Builder<'_> {
 
 /// The content fingerprint: the fields (not the attributes, which differ between a
 /// lone postback and the same postback in a bundle) in document order.
-pub fn fingerprint(fields: &[Field]) -> u128 {
+pub fn fingerprint(fields: &[Field<'_>]) -> u128 {
     let mut hasher = Xxh3::new();
     for field in fields {
         hasher.update(field.name.as_bytes());

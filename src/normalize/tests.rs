@@ -153,3 +153,11 @@ fn fingerprint_ignores_wrapping_and_attributes_but_not_content() {
     let split = |a: &str, b: &str| fingerprint(&[Field::new(a, b)]);
     assert_ne!(split("AB", "C"), split("A", "BC"));
 }
+
+#[test]
+fn an_empty_number_element_is_null_without_a_problem() {
+    let (postback, problems) = one(b"<POSTBACK><ORIGIN>GENERATE_PASS</ORIGIN><STATUSCODE>N802</STATUSCODE><PASSDATAID></PASSDATAID></POSTBACK>");
+    assert_eq!(postback.get("pass_data_id"), None);
+    assert_eq!(postback.extra, None);
+    assert!(problems.is_empty());
+}

@@ -4,7 +4,7 @@
 //! and real archives add `…Z`. All are accepted, with `T` or a space before the time
 //! and optional fractional seconds.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 
 /// A moment as the platform wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,10 +29,30 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
     })
 }
 
+/// `YYYY-MM-DDTHH:MM:SS` (or a space for the `T`), optional `.fraction`; read by hand
+/// because this runs for every postback and chrono's format parser is slow.
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    let b = text.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = &text[range];
+        digits.bytes().all(|d| d.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
+    };
+    let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let micros = match &text[19..] {
+        "" => 0,
+        fraction => {
+            let digits = fraction.strip_prefix('.')?;
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|d| d.is_ascii_digit()) {
+                return None;
+            }
+            let padded = format!("{digits:0<6}");
+            padded[..6].parse().ok()?
+        }
+    };
+    date.and_hms_micro_opt(number(11..13)?, number(14..16)?, number(17..19)?, micros)
 }
 
 /// Splits `2014-07-02T14:32:23-04` into the local part and the offset in minutes.

@@ -8,7 +8,7 @@ use crate::parse::Field;
 
 /// Attributes of one tag, plus a description of the repair made, if any.
 pub struct TagAttributes {
-    pub attributes: Vec<Field>,
+    pub attributes: Vec<Field<'static>>,
     pub repair: Option<String>,
 }
 
@@ -21,7 +21,7 @@ struct RawAttribute<'a> {
 
 /// Read `raw`, the text of a start tag after its name.
 pub fn parse_attributes(raw: &str) -> TagAttributes {
-    let mut out: Vec<Field> = Vec::new();
+    let mut out: Vec<Field<'static>> = Vec::new();
     let mut repair = None;
     let mut pending_valueless: Option<&str> = None;
     for attribute in tokenize(raw) {
@@ -116,7 +116,7 @@ mod tests {
         parse_attributes(raw)
             .attributes
             .into_iter()
-            .map(|f| (f.name, f.value))
+            .map(|f| (f.name.into_owned(), f.value.into_owned()))
             .collect()
     }
 

@@ -28,6 +28,13 @@ pub struct FileRecord {
     pub content: FileContent,
 }
 
+impl FileRecord {
+    /// A file that could not be read at all.
+    pub fn unreadable(path: String, known: Option<KnownFile>, problem: Problem) -> Self {
+        FileRecord { path, size: 0, modified_us: 0, compressed: false, known, content: FileContent::Unreadable(problem) }
+    }
+}
+
 /// What reading a file produced.
 #[derive(Debug)]
 pub enum FileContent {
@@ -45,9 +52,9 @@ pub enum FileContent {
 }
 
 /// When to commit: whichever limit a batch reaches first.
-const BATCH_FILES: usize = 20_000;
-const BATCH_POSTBACKS: usize = 50_000;
-const BATCH_AGE: Duration = Duration::from_secs(2);
+const BATCH_FILES: usize = 131_072;
+const BATCH_POSTBACKS: usize = 131_072;
+const BATCH_AGE: Duration = Duration::from_secs(20);
 
 /// Writes one import run's results, streaming them into an open transaction that
 /// is committed every batch.
