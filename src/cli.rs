@@ -12,7 +12,8 @@ use crate::cmd;
 const EXIT_STATUS: &str = "\
 Exit status:
   0  success
-  1  the command failed: bad arguments, or the archive is locked, missing or unwritable
+  1  the command failed: bad arguments, a SQL error, or the archive is locked, missing or
+     unwritable
   2  import only: some input files had problems; they are listed above and in the
      import_errors table, and everything else was imported";
 
@@ -45,6 +46,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Import(cmd::import::ImportArgs),
+    Query(cmd::query::QueryArgs),
 }
 
 /// Settings every command shares, resolved once from the command line.
@@ -86,6 +88,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&global, args),
+        Command::Query(args) => cmd::query::run(&global, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod discover;
 pub mod import;
 pub mod normalize;
+pub mod output;
 pub mod parse;
 pub mod problem;
 pub mod progress;

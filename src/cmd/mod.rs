@@ -1,3 +1,4 @@
 //! One module per subcommand: its arguments (with their `--help` text), then `run`.
 
 pub mod import;
+pub mod query;

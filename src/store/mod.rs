@@ -5,6 +5,7 @@
 //! to discovery, and writes import results in crash-safe batches.
 
 mod ledger;
+pub mod query;
 pub mod runs;
 mod schema;
 pub mod writer;
