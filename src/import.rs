@@ -201,13 +201,21 @@ fn import_parallel(
 pub fn to_record(found: Found, options: &ImportOptions) -> FileRecord {
     let file = match found {
         Found::File(file) => file,
-        Found::Unreadable { display, problem } => return FileRecord::unreadable(display, None, problem),
+        Found::Unreadable { display, problem } => {
+            return FileRecord::unreadable(display, None, problem);
+        }
     };
     let bytes = match discover::read_file(&file, options.max_file_size) {
         Ok(bytes) => bytes,
         Err(problem) => return FileRecord::unreadable(file.display, file.known, problem),
     };
-    let content = parse_content(&file, bytes.content, bytes.content_hash, bytes.problem, options);
+    let content = parse_content(
+        &file,
+        bytes.content,
+        bytes.content_hash,
+        bytes.problem,
+        options,
+    );
     FileRecord {
         path: file.display,
         size: bytes.size,
@@ -230,7 +238,11 @@ fn parse_content(
         return FileContent::Unchanged;
     }
     if content.is_empty() && problem.is_some() {
-        return FileContent::Read { content_hash, postbacks: Vec::new(), problems: problem.into_iter().collect() };
+        return FileContent::Read {
+            content_hash,
+            postbacks: Vec::new(),
+            problems: problem.into_iter().collect(),
+        };
     }
     parse_file_with(&content, |parsed| {
         let mut problems: Vec<Problem> = problem.into_iter().chain(parsed.problems).collect();
@@ -244,6 +256,10 @@ fn parse_content(
             })
             .collect();
         problems.sort_by_key(|p| (p.position.line, p.position.column));
-        FileContent::Read { content_hash, postbacks, problems }
+        FileContent::Read {
+            content_hash,
+            postbacks,
+            problems,
+        }
     })
 }

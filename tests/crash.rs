@@ -32,6 +32,27 @@ fn content(work: &Workdir) -> Vec<String> {
     )
 }
 
+/// Right after a kill: the archive opens, every file in the ledger has all its
+/// postbacks, and the run row counts exactly the committed files.
+fn assert_consistent_after_kill(work: &Workdir, delay_ms: u64) {
+    let runs = work.rows("SELECT status, files_read FROM import_runs");
+    let [files, occurrences, stored] = [
+        "SELECT count(*) FROM files",
+        "SELECT coalesce(sum(postbacks), 0) FROM files",
+        "SELECT (SELECT count(*) FROM postbacks) + (SELECT count(*) FROM duplicates)",
+    ]
+    .map(|sql| work.value(sql));
+    assert_eq!(occurrences, stored, "killed after {delay_ms} ms");
+    match runs.as_slice() {
+        [] => assert_eq!(files, "0"),
+        [run] => assert!(
+            run == &format!("running|{files}") || run == &format!("ok|{files}"),
+            "{run} vs {files} files"
+        ),
+        more => panic!("one run expected, found {more:?}"),
+    }
+}
+
 #[test]
 fn a_killed_import_is_completed_by_the_next_run_with_the_exact_set() {
     let work = Workdir::new();
@@ -48,6 +69,7 @@ fn a_killed_import_is_completed_by_the_next_run_with_the_exact_set() {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("postback-archive"))
             .current_dir(work.path())
             .args(["--db", work.db().to_str().unwrap(), "import", "in"])
+            .env("POSTBACK_ARCHIVE_BATCH_FILES", "2000")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -60,6 +82,9 @@ fn a_killed_import_is_completed_by_the_next_run_with_the_exact_set() {
         }
         child.kill().unwrap();
         child.wait().unwrap();
+        if work.db().exists() {
+            assert_consistent_after_kill(&work, delay_ms);
+        }
 
         let resumed = work.run(&["import", "in"]);
         assert_eq!(

@@ -30,7 +30,9 @@ pub struct FileBytes {
 /// so that one huge or hostile file cannot exhaust memory. Fails only when the file
 /// cannot be opened or read.
 pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem> {
-    let unreadable = |error: std::io::Error| Problem::whole_file(ProblemKind::Unreadable, format!("cannot read: {error}"));
+    let unreadable = |error: std::io::Error| {
+        Problem::whole_file(ProblemKind::Unreadable, format!("cannot read: {error}"))
+    };
     let mut handle = File::open(&file.path).map_err(unreadable)?;
     let metadata = handle.metadata().map_err(unreadable)?;
     let mut bytes = FileBytes {
@@ -41,11 +43,17 @@ pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem>
         problem: None,
     };
     if bytes.size > max_size {
-        bytes.problem = Some(too_large(format!("the file is {} bytes, over", bytes.size), max_size));
+        bytes.problem = Some(too_large(
+            format!("the file is {} bytes, over", bytes.size),
+            max_size,
+        ));
         return Ok(bytes);
     }
     let mut raw = Vec::with_capacity(bytes.size as usize + 1);
-    (&mut handle).take(max_size + 1).read_to_end(&mut raw).map_err(unreadable)?;
+    (&mut handle)
+        .take(max_size + 1)
+        .read_to_end(&mut raw)
+        .map_err(unreadable)?;
     if raw.len() as u64 > max_size {
         bytes.problem = Some(too_large("the file grew beyond".to_string(), max_size));
         return Ok(bytes);
@@ -64,9 +72,17 @@ pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem>
 /// Decompress a gzip stream (several members allowed) up to `max_size` bytes.
 fn gunzip(raw: &[u8], max_size: u64) -> (Vec<u8>, Option<Problem>) {
     let mut content = Vec::with_capacity(raw.len() * 4);
-    let result = MultiGzDecoder::new(raw).take(max_size + 1).read_to_end(&mut content);
+    let result = MultiGzDecoder::new(raw)
+        .take(max_size + 1)
+        .read_to_end(&mut content);
     if content.len() as u64 > max_size {
-        return (Vec::new(), Some(too_large("it decompresses to more than".to_string(), max_size)));
+        return (
+            Vec::new(),
+            Some(too_large(
+                "it decompresses to more than".to_string(),
+                max_size,
+            )),
+        );
     }
     let problem = result.err().map(|error| {
         let message = if content.is_empty() {
@@ -99,7 +115,12 @@ mod tests {
     use super::*;
 
     fn file(path: &std::path::Path, compressed: bool) -> FileToRead {
-        FileToRead { path: path.to_path_buf(), display: String::new(), compressed, known: None }
+        FileToRead {
+            path: path.to_path_buf(),
+            display: String::new(),
+            compressed,
+            known: None,
+        }
     }
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -150,7 +171,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.xml.gz");
         std::fs::write(&path, gzip(&vec![b' '; 5000])).unwrap();
-        let problem = read_file(&file(&path, true), 1000).unwrap().problem.unwrap();
+        let problem = read_file(&file(&path, true), 1000)
+            .unwrap()
+            .problem
+            .unwrap();
         assert_eq!(
             problem.message,
             "it decompresses to more than the --max-file-size limit of 1000 bytes; not imported"
@@ -158,7 +182,14 @@ mod tests {
         let plain = dir.path().join("big.xml");
         std::fs::write(&plain, vec![b' '; 1001]).unwrap();
         let too_large = read_file(&file(&plain, false), 1000).unwrap();
-        assert_eq!((too_large.size, too_large.content_hash, too_large.content.len()), (1001, None, 0));
+        assert_eq!(
+            (
+                too_large.size,
+                too_large.content_hash,
+                too_large.content.len()
+            ),
+            (1001, None, 0)
+        );
         let problem = too_large.problem.unwrap();
         assert_eq!(
             problem.message,

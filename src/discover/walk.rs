@@ -109,7 +109,10 @@ fn consider(
         && !options.force
     {
         match path.metadata() {
-            Ok(metadata) if known.size == metadata.len() && known.modified_us == modified_micros(&metadata) => {
+            Ok(metadata)
+                if known.size == metadata.len()
+                    && known.modified_us == modified_micros(&metadata) =>
+            {
                 counters.skipped.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
@@ -121,7 +124,12 @@ fn consider(
             }
         }
     }
-    Some(Found::File(FileToRead { path: path.to_path_buf(), display, compressed, known }))
+    Some(Found::File(FileToRead {
+        path: path.to_path_buf(),
+        display,
+        compressed,
+        known,
+    }))
 }
 
 /// Modification time in microseconds since the epoch, as the ledger stores it.

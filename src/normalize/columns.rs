@@ -84,13 +84,15 @@ pub fn column_for(element: &str) -> Option<usize> {
     static BY_ELEMENT: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
     let by_element = BY_ELEMENT.get_or_init(|| {
         let pairs = COLUMNS.iter().enumerate();
-        pairs.flat_map(|(index, c)| c.elements.iter().map(move |e| (*e, index))).collect()
+        pairs
+            .flat_map(|(index, c)| c.elements.iter().map(move |e| (*e, index)))
+            .collect()
     });
     match by_element.get(element) {
         Some(index) => Some(*index),
-        None if element.bytes().any(|b| b.is_ascii_lowercase()) => {
-            by_element.get(element.to_ascii_uppercase().as_str()).copied()
-        }
+        None if element.bytes().any(|b| b.is_ascii_lowercase()) => by_element
+            .get(element.to_ascii_uppercase().as_str())
+            .copied(),
         None => None,
     }
 }

@@ -92,7 +92,9 @@ impl Builder<'_, '_> {
         };
         let column = &COLUMNS[index];
         if column.kind == ColumnKind::List {
-            return self.lists.push((index, Json::String(field.value.trim().to_string())));
+            return self
+                .lists
+                .push((index, Json::String(field.value.trim().to_string())));
         }
         if self.values[index].is_some() {
             return self.keep_extra(name, &field.value);

@@ -33,19 +33,30 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
 /// because this runs for every postback and chrono's format parser is slow.
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
     let b = text.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let number = |range: std::ops::Range<usize>| -> Option<u32> {
         let digits = &text[range];
-        digits.bytes().all(|d| d.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())
+            .flatten()
     };
     let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
     let micros = match &text[19..] {
         "" => 0,
         fraction => {
             let digits = fraction.strip_prefix('.')?;
-            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|d| d.is_ascii_digit()) {
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|d| d.is_ascii_digit())
+            {
                 return None;
             }
             let padded = format!("{digits:0<6}");

@@ -92,7 +92,11 @@ pub fn parse_file_with<R>(bytes: &[u8], use_parsed: impl FnOnce(ParsedFile<'_>) 
 /// Parse one file's bytes into records that own their text.
 pub fn parse_file(bytes: &[u8]) -> ParsedFile<'static> {
     parse_file_with(bytes, |parsed| ParsedFile {
-        postbacks: parsed.postbacks.into_iter().map(RawPostback::into_owned).collect(),
+        postbacks: parsed
+            .postbacks
+            .into_iter()
+            .map(RawPostback::into_owned)
+            .collect(),
         problems: parsed.problems,
     })
 }

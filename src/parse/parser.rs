@@ -93,7 +93,9 @@ impl<'t> Parser<'t> {
 
     fn on_event(&mut self, event: Event<'t>, start: usize) {
         match event {
-            Event::Start(e) => self.open(self.name_at(start + 1, e.name()), e.attributes_raw(), start),
+            Event::Start(e) => {
+                self.open(self.name_at(start + 1, e.name()), e.attributes_raw(), start)
+            }
             Event::Empty(e) => {
                 self.open(self.name_at(start + 1, e.name()), e.attributes_raw(), start);
                 if !self.html {
@@ -371,9 +373,15 @@ impl<'t> Parser<'t> {
                 "; the postback that starts at line {line} is not stored"
             ));
         }
-        let kind = if cut_off { ProblemKind::Truncated } else { ProblemKind::MalformedXml };
+        let kind = if cut_off {
+            ProblemKind::Truncated
+        } else {
+            ProblemKind::MalformedXml
+        };
         let position = self.lines.locate(at);
-        self.out.problems.push(Problem::new(kind, position, message));
+        self.out
+            .problems
+            .push(Problem::new(kind, position, message));
         let resume = find_postback_start(self.text, at + 1);
         match (
             resume,
@@ -450,4 +458,3 @@ fn find_postback_start(text: &str, from: usize) -> Option<usize> {
     }
     None
 }
-

@@ -31,7 +31,14 @@ pub struct FileRecord {
 impl FileRecord {
     /// A file that could not be read at all.
     pub fn unreadable(path: String, known: Option<KnownFile>, problem: Problem) -> Self {
-        FileRecord { path, size: 0, modified_us: 0, compressed: false, known, content: FileContent::Unreadable(problem) }
+        FileRecord {
+            path,
+            size: 0,
+            modified_us: 0,
+            compressed: false,
+            known,
+            content: FileContent::Unreadable(problem),
+        }
     }
 }
 
@@ -51,10 +58,21 @@ pub enum FileContent {
     },
 }
 
-/// When to commit: whichever limit a batch reaches first.
-const BATCH_FILES: usize = 131_072;
+/// When to commit: whichever limit a batch reaches first. A batch of more than a
+/// row group (122,880 rows) lets DuckDB write the rows to the database file once,
+/// instead of to the write-ahead log and then again at the checkpoint.
 const BATCH_POSTBACKS: usize = 131_072;
+const BATCH_FILES: usize = 131_072;
 const BATCH_AGE: Duration = Duration::from_secs(20);
+
+/// Files per batch: [`BATCH_FILES`], or `POSTBACK_ARCHIVE_BATCH_FILES` when set,
+/// which the crash tests use to get many commits out of a small archive.
+fn batch_files() -> usize {
+    std::env::var("POSTBACK_ARCHIVE_BATCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH_FILES)
+}
 
 /// Writes one import run's results, streaming them into an open transaction that
 /// is committed every batch.
@@ -69,6 +87,7 @@ pub struct ImportWriter<'a> {
     /// Postbacks stored by this run: fingerprint -> (postback_id, file_id).
     stored: HashMap<u128, (i64, i64)>,
     batch: Option<Batch<'a>>,
+    batch_files: usize,
     committed: RunCounters,
 }
 
@@ -109,6 +128,7 @@ impl<'a> ImportWriter<'a> {
             first_postback_id,
             stored: HashMap::new(),
             batch: None,
+            batch_files: batch_files(),
             committed: RunCounters::default(),
         })
     }
@@ -124,7 +144,7 @@ impl<'a> ImportWriter<'a> {
         let result = records
             .iter()
             .try_for_each(|record| self.write_record(&mut batch, &earlier, record));
-        let full = batch.files_written >= BATCH_FILES
+        let full = batch.files_written >= self.batch_files
             || batch.counters.postbacks_new + batch.counters.postbacks_duplicate
                 >= BATCH_POSTBACKS as u64
             || batch.started.elapsed() >= BATCH_AGE;

@@ -48,9 +48,12 @@ impl Workdir {
 
     /// Copy a fixture file or folder from `tests/fixtures/` into the workdir.
     pub fn copy_fixture(&self, fixture: &str, relative: &str) {
-        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(fixture);
+        self.copy_from_repo(&format!("tests/fixtures/{fixture}"), relative);
+    }
+
+    /// Copy a file or folder of the repository (e.g. `data/sample`) into the workdir.
+    pub fn copy_from_repo(&self, in_repo: &str, relative: &str) {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(in_repo);
         copy_tree(&source, &self.path().join(relative));
     }
 
