@@ -15,7 +15,10 @@ Exit status:
   1  the command failed: bad arguments, a SQL error, or the archive is locked, missing or
      unwritable
   2  import only: some input files had problems; they are listed above and in the
-     import_errors table, and everything else was imported";
+     import_errors table, and everything else was imported
+
+report daily exits 0 also for a day without postbacks: it writes the reports, a notice
+in their summary and a warning on stderr. When it exits 1, it wrote nothing.";
 
 /// Turn years of archived Skycore postback XML into one fast, SQL-queryable DuckDB archive.
 #[derive(Debug, Parser)]
@@ -35,7 +38,7 @@ pub struct Cli {
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     pub lock_timeout: u64,
 
-    /// No progress bar and no summary; only errors are printed (for cron).
+    /// No progress bar and no summary; only errors and warnings are printed (for cron).
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
@@ -47,6 +50,7 @@ pub struct Cli {
 pub enum Command {
     Import(cmd::import::ImportArgs),
     Query(cmd::query::QueryArgs),
+    Report(cmd::report::ReportArgs),
 }
 
 /// Settings every command shares, resolved once from the command line.
@@ -89,6 +93,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&global, args),
         Command::Query(args) => cmd::query::run(&global, args),
+        Command::Report(args) => cmd::report::run(&global, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

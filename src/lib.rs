@@ -1,7 +1,7 @@
 //! postback-archive: turn archived Skycore postback XML into one DuckDB archive.
 //!
 //! The data flows one way, one module per stage:
-//! [`discover`] -> [`parse`] -> [`normalize`] -> [`store`] -> report.
+//! [`discover`] -> [`parse`] -> [`normalize`] -> [`store`] -> [`report`].
 //! [`import`] wires the first four together for the `import` command;
 //! [`cli`] and [`cmd`] turn the command line into calls of the stages.
 
@@ -14,4 +14,5 @@ pub mod output;
 pub mod parse;
 pub mod problem;
 pub mod progress;
+pub mod report;
 pub mod store;

@@ -6,6 +6,7 @@
 //! size is printed in bounded memory, and a file appears only once it is complete.
 
 mod delimited;
+pub mod html;
 mod json;
 mod markdown;
 mod table;
@@ -88,6 +89,20 @@ pub fn open(format: Format, destination: &Destination) -> Result<Box<dyn RowSink
         encoder: encoder(format),
         target,
     }))
+}
+
+/// `columns` and `rows` printed in `format` into a string, for documents that embed a
+/// small table (the daily summary) rather than stream a result.
+pub fn render_to_string(format: Format, columns: &[Column], rows: &[Vec<Cell>]) -> String {
+    let mut encoder = encoder(format);
+    let mut out = Vec::new();
+    let written = encoder.header(&mut out, columns).and_then(|()| {
+        rows.iter()
+            .try_for_each(|row| encoder.row(&mut out, row))
+            .and_then(|()| encoder.footer(&mut out))
+    });
+    written.expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("every format writes UTF-8")
 }
 
 fn encoder(format: Format) -> Box<dyn Encoder> {

@@ -6,6 +6,7 @@
 
 mod ledger;
 pub mod query;
+pub mod report;
 pub mod runs;
 mod schema;
 pub mod writer;

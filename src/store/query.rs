@@ -106,6 +106,10 @@ pub enum QueryError<E> {
         "column {column} has type {type_name}, which postback-archive cannot print; cast it to text in the SQL ({column}::VARCHAR)"
     )]
     UnsupportedType { column: String, type_name: String },
+    /// SQL run with named parameters uses a `$name` it was not given, or a `?`;
+    /// `name` is written as in SQL (`$foo`, `?1`).
+    #[error("the SQL uses {name}, which is not one of its parameters ({known})")]
+    UnknownParameter { name: String, known: String },
     /// The receiver failed, e.g. its output could not be written.
     #[error(transparent)]
     Receiver(E),
@@ -149,9 +153,50 @@ pub fn run_query<R: RowReceiver + ?Sized>(
     receiver: &mut R,
 ) -> Result<(), QueryError<R::Error>> {
     let mut statement = archive.connection().prepare(sql)?;
+    stream(&mut statement, params, receiver)
+}
+
+/// Like [`run_query`], with values bound by name (`$from`): reports declare the names
+/// they use, and a name the SQL uses but was not given is an error naming it.
+pub fn run_query_named<R: RowReceiver + ?Sized>(
+    archive: &Archive,
+    sql: &str,
+    params: &[(&str, Param)],
+    receiver: &mut R,
+) -> Result<(), QueryError<R::Error>> {
+    let mut statement = archive.connection().prepare(sql)?;
+    let mut positional = Vec::with_capacity(statement.parameter_count());
+    for index in 1..=statement.parameter_count() {
+        let name = statement.parameter_name(index)?;
+        let Some((_, value)) = params.iter().find(|(known, _)| *known == name) else {
+            let known: Vec<String> = params
+                .iter()
+                .map(|(known, _)| format!("${known}"))
+                .collect();
+            let name = if name.bytes().all(|byte| byte.is_ascii_digit()) {
+                format!("?{name}")
+            } else {
+                format!("${name}")
+            };
+            return Err(QueryError::UnknownParameter {
+                name,
+                known: known.join(", "),
+            });
+        };
+        positional.push(value.clone());
+    }
+    stream(&mut statement, &positional, receiver)
+}
+
+/// Bind `params` in order, run the prepared statement and hand its rows to `receiver`.
+fn stream<R: RowReceiver + ?Sized>(
+    statement: &mut Statement<'_>,
+    params: &[Param],
+    receiver: &mut R,
+) -> Result<(), QueryError<R::Error>> {
     // Executes lazily: DuckDB produces chunks only as they are fetched below.
     drop(statement.stream_arrow(params_from_iter(params))?);
-    let (columns, shapes) = describe_columns(&statement)?;
+    let (columns, shapes) = describe_columns(statement)?;
     receiver.columns(&columns).map_err(QueryError::Receiver)?;
     let mut rows = statement.raw_query();
     let mut cells = Vec::with_capacity(shapes.len());
@@ -628,6 +673,41 @@ mod tests {
             &[],
         );
         assert_eq!(result.rows, [[Cell::Int(2)]]);
+    }
+
+    #[test]
+    fn named_parameters_are_bound_by_name_wherever_they_appear() {
+        let mut receiver = Collect::default();
+        run_query_named(
+            &in_memory(),
+            "SELECT $to - $from AS span, $from AS again",
+            &[
+                ("from", Param::Int(2)),
+                ("to", Param::Int(7)),
+                ("unused", Param::Null),
+            ],
+            &mut receiver,
+        )
+        .unwrap();
+        assert_eq!(receiver.rows, [[Cell::Int(5), Cell::Int(2)]]);
+    }
+
+    #[test]
+    fn a_name_or_placeholder_not_given_is_named_in_the_error() {
+        let params = [("from", Param::Int(1)), ("to", Param::Int(2))];
+        let error = |sql: &str| {
+            run_query_named(&in_memory(), sql, &params, &mut Collect::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error("SELECT $from, $days"),
+            "the SQL uses $days, which is not one of its parameters ($from, $to)"
+        );
+        assert_eq!(
+            error("SELECT ?"),
+            "the SQL uses ?1, which is not one of its parameters ($from, $to)"
+        );
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! `postback-archive report`: list the reports, run one for a period, or write every
+//! report of a day to a folder (the cron job).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Tz;
+use clap::{Args, Subcommand};
+
+use crate::cli::{Global, Outcome};
+use crate::output::{self, Destination, Format};
+use crate::report::daily::{DEFAULT_FORMATS, DailyConfig, FileFormat, write_daily};
+use crate::report::period::{Period, parse_date, parse_zone, yesterday};
+use crate::report::{Catalog, ReportError, run_report};
+use crate::store::Archive;
+use crate::store::query::{Cell, Column};
+
+const REPORTS: &str = "\
+A report is a SQL file that starts with a header of `-- key: value` lines:
+
+  -- name: top-keywords                (the file must be top-keywords.sql)
+  -- title: Top inbound keywords
+  -- description: Inbound messages per keyword in the period.
+  -- param: from   first instant of the period
+  -- param: to     first instant after the period
+  -- period: 7 days                    (optional: days covered when --from is not given)
+  SELECT keyword, count(*) AS messages FROM inbound_messages
+  WHERE occurred_at >= $from AND occurred_at < $to GROUP BY ALL ORDER BY messages DESC
+
+Parameters, bound by the tool, never pasted into the SQL: $from and $to (UTC instants
+of the period's first local midnight and of the midnight after its last day), $days
+(number of days), $previous_from (start of as many days just before), $tz (the zone).
+Tables: report_days(day, starts_at, ends_at) and report_hours(day, hour, starts_at,
+ends_at, utc_offset, utc_offset_minutes) hold the UTC bounds of each local day and hour
+of the period; local_time(ts) prints an instant of the period in local time.
+
+Put your reports in a folder and pass --reports-dir DIR (or set
+POSTBACK_ARCHIVE_REPORTS): they are listed, run and written by daily like the canned ones.";
+
+const DAILY: &str = "\
+DIR/YYYY-MM-DD/ holds NAME.FORMAT for every report (canned ones and yours), each for
+its usual period ending with that day; index.html, one page with every report and its
+chart; summary.md and summary.json with the key figures and notices; and
+manifest.json with the files, their row counts, the period, the time zone, when they
+were generated and the last import run.
+
+Exit status: 0 when the folder was written, also for a day without postbacks (its
+summary says so and a warning goes to stderr, so a quiet day does not alarm cron);
+1 when anything failed, in which case nothing was written and an earlier folder of
+that day is kept.
+
+Example (crontab):
+  15 2 * * * postback-archive --quiet import /var/postbacks; postback-archive --quiet report daily --tz America/New_York --out-dir /srv/reports";
+
+/// Canned reports and your own: list them, run one for a period, or write every report
+/// of a day to a folder (for cron).
+#[derive(Debug, Args)]
+#[command(after_help = REPORTS)]
+pub struct ReportArgs {
+    /// A folder of your own reports: *.sql files with the same header as the canned ones.
+    #[arg(
+        long,
+        global = true,
+        env = "POSTBACK_ARCHIVE_REPORTS",
+        value_name = "DIR"
+    )]
+    reports_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: ReportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    List(ListArgs),
+    Run(RunArgs),
+    Daily(DailyArgs),
+}
+
+/// List the canned reports, then yours.
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// How to print the list.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Run one report for a period of whole local days and print it.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The report, as `report list` names it.
+    #[arg(value_name = "NAME")]
+    name: String,
+
+    /// First day of the period (YYYY-MM-DD); default: the report's usual period
+    /// (`report list`) ending with --to.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    from: Option<NaiveDate>,
+
+    /// Last day of the period, included (YYYY-MM-DD); default: yesterday in --tz.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    to: Option<NaiveDate>,
+
+    /// The time zone whose days and hours the report counts (an IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_zone)]
+    tz: Tz,
+
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    /// Write the result to FILE instead of standard output; FILE appears (or is
+    /// replaced) only when the report succeeded.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Write every report of one day to DIR/YYYY-MM-DD/, for cron.
+///
+/// The folder appears whole, replacing an earlier one of the same day, or not at all.
+#[derive(Debug, Args)]
+#[command(after_help = DAILY)]
+struct DailyArgs {
+    /// The day to report on (YYYY-MM-DD); default: yesterday in --tz.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    date: Option<NaiveDate>,
+
+    /// The folder that receives one folder per day; created if missing.
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+
+    /// The formats to write, comma-separated: csv, tsv, json, jsonl, md, html (one
+    /// page, index.html, with every report and its chart) [default: csv,json,md,html].
+    #[arg(long, value_name = "FORMATS", value_delimiter = ',', value_parser = parse_file_format)]
+    formats: Vec<FileFormat>,
+
+    /// The time zone whose day and hours the reports count (an IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_zone)]
+    tz: Tz,
+}
+
+pub fn run(global: &Global, args: ReportArgs) -> anyhow::Result<Outcome> {
+    let catalog = Catalog::load(args.reports_dir.as_deref())?;
+    match args.command {
+        ReportCommand::List(list_args) => list(&catalog, list_args),
+        ReportCommand::Run(run_args) => run_one(global, &catalog, run_args),
+        ReportCommand::Daily(daily_args) => daily(global, &catalog, daily_args),
+    }
+}
+
+fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<Outcome> {
+    let column = |name: &str| Column {
+        name: name.to_string(),
+        type_name: "VARCHAR".to_string(),
+        numeric: false,
+    };
+    let columns = ["name", "period", "parameters", "source", "title"].map(column);
+    let mut sink = output::open(args.format, &Destination::Stdout)?;
+    let printed = sink.begin(&columns).and_then(|()| {
+        catalog.reports().iter().try_for_each(|report| {
+            let days = report.header.period_days;
+            let params: Vec<&str> = report
+                .header
+                .params
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            sink.row(&[
+                Cell::Text(report.name().to_string()),
+                Cell::Text(format!("{days} day{}", if days == 1 { "" } else { "s" })),
+                Cell::Text(params.join(", ")),
+                Cell::Text(report.source_label()),
+                Cell::Text(report.header.title.clone()),
+            ])
+        })
+    });
+    match printed.and_then(|()| sink.finish()) {
+        Err(error) if !error.is_closed() => Err(error.into()),
+        _ => Ok(Outcome::Success),
+    }
+}
+
+fn run_one(global: &Global, catalog: &Catalog, args: RunArgs) -> anyhow::Result<Outcome> {
+    let report = catalog.find(&args.name)?;
+    let to = args.to.unwrap_or_else(|| yesterday(Utc::now(), args.tz));
+    let period = match args.from {
+        Some(from) => Period::new(from, to, args.tz).map_err(anyhow::Error::msg)?,
+        None => Period::ending(to, report.header.period_days, args.tz),
+    };
+    let archive = Archive::open_read_only(&global.db, global.lock_timeout)?;
+    let destination = args.out.map_or(Destination::Stdout, Destination::File);
+    let mut sink = output::open(args.format, &destination)?;
+    let printed = match run_report(&archive, report, &period, sink.as_mut()) {
+        Ok(()) => sink.finish(),
+        Err(ReportError::Output(error)) => Err(error),
+        Err(error) => return Err(error.into()),
+    };
+    match printed {
+        Err(error) if !error.is_closed() => Err(error.into()),
+        _ => Ok(Outcome::Success),
+    }
+}
+
+fn daily(global: &Global, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<Outcome> {
+    let date = args.date.unwrap_or_else(|| yesterday(Utc::now(), args.tz));
+    let asked = if args.formats.is_empty() {
+        DEFAULT_FORMATS.to_vec()
+    } else {
+        args.formats
+    };
+    let mut formats: Vec<FileFormat> = Vec::with_capacity(asked.len());
+    for format in asked {
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    let config = DailyConfig {
+        date,
+        zone: args.tz,
+        out_dir: args.out_dir,
+        formats,
+    };
+    let archive = Archive::open_read_only(&global.db, global.lock_timeout)?;
+    let outcome = write_daily(&archive, catalog, &config, Utc::now())
+        .with_context(|| nothing_written(&config.out_dir.join(date.to_string())))?;
+    let folder = outcome.folder.display();
+    if outcome.postbacks == 0 {
+        eprintln!(
+            "postback-archive: warning: no postbacks occurred on {}; the reports in {folder} say so. Check that the import ran",
+            outcome.period.describe()
+        );
+    }
+    if !global.quiet {
+        println!(
+            "wrote {} files for {} to {folder}",
+            outcome.files,
+            outcome.period.describe()
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+fn nothing_written(target: &Path) -> String {
+    if target.exists() {
+        format!("no reports written; {} is as it was", target.display())
+    } else {
+        format!("no reports written to {}", target.display())
+    }
+}
+
+fn parse_file_format(text: &str) -> Result<FileFormat, String> {
+    text.parse()
+}

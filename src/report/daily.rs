@@ -1,0 +1,276 @@
+//! Report, the nightly job (store -> **report** -> files): every report of one local
+//! day, in every format asked for, written to `DIR/YYYY-MM-DD/` with a summary and a
+//! manifest. The folder appears whole or not at all ([`super::folder`]).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::output::{self, Destination, Format, OutputError, RowSink};
+use crate::store::Archive;
+use crate::store::query::{Cell, Column, RowReceiver};
+use crate::store::report::{ArchiveState, archive_state, postbacks_between};
+
+use super::folder::StagedFolder;
+use super::page;
+use super::period::Period;
+use super::summary::{self, DayFacts, write_file};
+use super::{Catalog, Collected, Report, ReportError, Source, run_report};
+
+/// A format of the daily files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Tsv,
+    Json,
+    Jsonl,
+    Markdown,
+    /// One page, `index.html`, with every report and its chart.
+    Html,
+}
+
+/// What `report daily` writes when `--formats` is not given.
+pub const DEFAULT_FORMATS: [FileFormat; 4] = [
+    FileFormat::Csv,
+    FileFormat::Json,
+    FileFormat::Markdown,
+    FileFormat::Html,
+];
+
+impl FileFormat {
+    /// The file name extension, which is also the name `--formats` takes.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Tsv => "tsv",
+            FileFormat::Json => "json",
+            FileFormat::Jsonl => "jsonl",
+            FileFormat::Markdown => "md",
+            FileFormat::Html => "html",
+        }
+    }
+
+    /// The output format of each report's own file; `None` for the one HTML page.
+    fn output_format(self) -> Option<Format> {
+        match self {
+            FileFormat::Csv => Some(Format::Csv),
+            FileFormat::Tsv => Some(Format::Tsv),
+            FileFormat::Json => Some(Format::Json),
+            FileFormat::Jsonl => Some(Format::Jsonl),
+            FileFormat::Markdown => Some(Format::Markdown),
+            FileFormat::Html => None,
+        }
+    }
+}
+
+impl FromStr for FileFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "csv" => Ok(FileFormat::Csv),
+            "tsv" => Ok(FileFormat::Tsv),
+            "json" => Ok(FileFormat::Json),
+            "jsonl" => Ok(FileFormat::Jsonl),
+            "md" | "markdown" => Ok(FileFormat::Markdown),
+            "html" => Ok(FileFormat::Html),
+            other => Err(format!(
+                "unknown format '{other}'; use csv, tsv, json, jsonl, md or html"
+            )),
+        }
+    }
+}
+
+/// What `report daily` was asked to do, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct DailyConfig {
+    pub date: NaiveDate,
+    pub zone: Tz,
+    pub out_dir: PathBuf,
+    pub formats: Vec<FileFormat>,
+}
+
+/// What `report daily` did.
+#[derive(Debug, Clone)]
+pub struct DailyOutcome {
+    /// `DIR/YYYY-MM-DD`, now in place.
+    pub folder: PathBuf,
+    pub files: usize,
+    /// How many postbacks occurred that day: zero deserves a warning.
+    pub postbacks: i64,
+    pub period: Period,
+}
+
+/// One report as written to the folder.
+pub(super) struct WrittenReport<'a> {
+    pub report: &'a Report,
+    pub period: Period,
+    pub rows: u64,
+    pub files: Vec<String>,
+    /// The rows, when the HTML page or the summary needs them.
+    pub kept: Option<Collected>,
+}
+
+/// Write every report of `config.date` to `config.out_dir/YYYY-MM-DD`. Nothing is
+/// put in place unless every report ran and every file was written.
+pub fn write_daily(
+    archive: &Archive,
+    catalog: &Catalog,
+    config: &DailyConfig,
+    now: DateTime<Utc>,
+) -> Result<DailyOutcome, ReportError> {
+    let day = Period::ending(config.date, 1, config.zone);
+    let state = archive_state(archive)?;
+    let postbacks = postbacks_between(archive, day.starts().naive_utc(), day.ends().naive_utc())?;
+    let target = config.out_dir.join(config.date.to_string());
+    let folder_error = |source| ReportError::Folder {
+        path: target.clone(),
+        source,
+    };
+    let folder =
+        StagedFolder::create(&config.out_dir, &config.date.to_string()).map_err(folder_error)?;
+    let mut written = Vec::with_capacity(catalog.reports().len());
+    for report in catalog.reports() {
+        let period = Period::ending(config.date, report.header.period_days, config.zone);
+        written.push(write_report(
+            archive,
+            report,
+            period,
+            config,
+            folder.path(),
+        )?);
+    }
+    let facts = DayFacts {
+        period: day,
+        postbacks,
+        notices: notices(&day, postbacks, &state),
+        key_figures: key_figures(&written),
+    };
+    let mut files: Vec<String> = written.iter().flat_map(|w| w.files.clone()).collect();
+    files.extend(summary::write_summary(folder.path(), &facts, &written)?);
+    if config.formats.contains(&FileFormat::Html) {
+        let html = page::render(&facts, &mut written, now);
+        write_file(folder.path(), "index.html", &html)?;
+        files.push("index.html".to_string());
+    }
+    let manifest = summary::Manifest::new(archive.path(), &state, &facts, &written, &files, now);
+    summary::write_json(folder.path(), "manifest.json", &manifest)?;
+    files.push("manifest.json".to_string());
+    let folder = folder.commit().map_err(folder_error)?;
+    Ok(DailyOutcome {
+        folder,
+        files: files.len(),
+        postbacks,
+        period: day,
+    })
+}
+
+/// Run one report into a file per format (and memory, when needed).
+fn write_report<'a>(
+    archive: &Archive,
+    report: &'a Report,
+    period: Period,
+    config: &DailyConfig,
+    folder: &Path,
+) -> Result<WrittenReport<'a>, ReportError> {
+    let mut fanout = Fanout::default();
+    let mut files = Vec::new();
+    for format in &config.formats {
+        if let Some(output_format) = format.output_format() {
+            let name = format!("{}.{}", report.name(), format.extension());
+            let sink = output::open(output_format, &Destination::File(folder.join(&name)))?;
+            fanout.sinks.push(sink);
+            files.push(name);
+        }
+    }
+    if config.formats.contains(&FileFormat::Html) || is_key_figures(report) {
+        fanout.kept = Some(Collected::default());
+    }
+    run_report(archive, report, &period, &mut fanout)?;
+    for sink in fanout.sinks {
+        sink.finish()?;
+    }
+    Ok(WrittenReport {
+        report,
+        period,
+        rows: fanout.rows,
+        files,
+        kept: fanout.kept,
+    })
+}
+
+/// The canned report whose rows are the summary's key figures.
+pub(super) fn is_key_figures(report: &Report) -> bool {
+    report.source == Source::Canned && report.name() == "key-figures"
+}
+
+/// Sends a report's rows to every file at once, counting them.
+#[derive(Default)]
+struct Fanout {
+    sinks: Vec<Box<dyn RowSink>>,
+    rows: u64,
+    kept: Option<Collected>,
+}
+
+impl RowReceiver for Fanout {
+    type Error = OutputError;
+
+    fn columns(&mut self, columns: &[Column]) -> Result<(), OutputError> {
+        for sink in &mut self.sinks {
+            sink.begin(columns)?;
+        }
+        if let Some(kept) = &mut self.kept {
+            kept.columns(columns)?;
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, cells: &[Cell]) -> Result<(), OutputError> {
+        self.rows += 1;
+        for sink in &mut self.sinks {
+            sink.row(cells)?;
+        }
+        if let Some(kept) = &mut self.kept {
+            kept.row(cells)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the reader of the day's reports must be told before reading them.
+fn notices(day: &Period, postbacks: i64, state: &ArchiveState) -> Vec<String> {
+    let mut notices = Vec::new();
+    if postbacks == 0 {
+        notices.push(format!(
+            "No postbacks in the archive occurred on {}: the reports of this day have no rows, or only zeros. Check that the import ran.",
+            day.describe()
+        ));
+    }
+    match &state.last_import_run {
+        None => notices.push("The archive has no import runs.".to_string()),
+        Some(run) if run.status != "ok" => notices.push(format!(
+            "The last import, run {}, has status {}; see the import-health report and the import_errors table.",
+            run.run_id, run.status
+        )),
+        Some(_) => {}
+    }
+    notices
+}
+
+/// The key-figures report as (figure, value) pairs.
+fn key_figures(written: &[WrittenReport<'_>]) -> Vec<(String, String)> {
+    let Some(kept) = written
+        .iter()
+        .find(|w| is_key_figures(w.report))
+        .and_then(|w| w.kept.as_ref())
+    else {
+        return Vec::new();
+    };
+    kept.rows
+        .iter()
+        .filter(|row| row.len() >= 2)
+        .map(|row| (output::text::text(&row[0]), output::text::text(&row[1])))
+        .collect()
+}

@@ -1,0 +1,352 @@
+//! The HTML report in a real browser: a page built through the library is opened by
+//! headless Chromium, whose inline script records what it drew on each chart, and
+//! the DOM Chromium dumps is checked for bars, labels and blocked fetches.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use postback_archive::output::html::{Chart, ChartKind, HtmlDocument, HtmlSection, render};
+use postback_archive::store::query::{Cell, Column};
+
+/// The 25 hours of 2026-11-01 in America/New_York, as the hourly report labels them.
+fn dst_day_hours() -> Vec<String> {
+    let mut hours = vec![
+        "00:00".to_string(),
+        "01:00-04:00".into(),
+        "01:00-05:00".into(),
+    ];
+    hours.extend((2..24).map(|hour| format!("{hour:02}:00")));
+    hours
+}
+
+fn column(name: &str, type_name: &str) -> Column {
+    Column {
+        name: name.into(),
+        type_name: type_name.into(),
+        numeric: ["BIGINT", "UBIGINT", "DOUBLE"].contains(&type_name),
+    }
+}
+
+fn text(value: &str) -> Cell {
+    Cell::Text(value.into())
+}
+
+/// Passes generated and failed per hour: 25 hours, nothing generated in the hours
+/// 03:00 to 05:00 and failures only in every fourth hour.
+fn hourly_volume() -> (HtmlSection, usize) {
+    let mut rows = Vec::new();
+    for (index, hour) in dst_day_hours().into_iter().enumerate() {
+        let generated = if (4..=6).contains(&index) {
+            0
+        } else {
+            40 + 7 * index as i64
+        };
+        let failed = if index % 4 == 0 { 3 } else { 0 };
+        rows.push(vec![text(&hour), Cell::Int(generated), Cell::Int(failed)]);
+    }
+    let bars = rows
+        .iter()
+        .flat_map(|row| &row[1..])
+        .filter(|cell| **cell != Cell::Int(0))
+        .count();
+    let section = HtmlSection {
+        id: "pass-volume".into(),
+        title: "Pass generation by hour".into(),
+        description: "Passes generated and failed in each hour of the day, New York time.".into(),
+        columns: vec![
+            column("hour", "VARCHAR"),
+            column("generated", "BIGINT"),
+            column("failed", "BIGINT"),
+        ],
+        rows,
+        chart: Some(Chart {
+            kind: ChartKind::StackedBars,
+            title: "Passes per hour".into(),
+            x: "hour".into(),
+            series: vec!["generated".into(), "failed".into()],
+            y_label: "passes".into(),
+        }),
+    };
+    (section, bars)
+}
+
+fn failures_by_code() -> HtmlSection {
+    let codes = [
+        ("E351", "Pass template not found", 14, 0.4),
+        ("E352", "Invalid pass data", 9, 0.257),
+        ("E101", "Invalid <MOBILE> number & carrier", 7, 0.2),
+        ("E355", "Barcode value missing", 5, 0.143),
+    ];
+    HtmlSection {
+        id: "failure-codes".into(),
+        title: "Failures by code".into(),
+        description: "Why passes failed, most frequent first.".into(),
+        columns: vec![
+            column("status_code", "VARCHAR"),
+            column("description", "VARCHAR"),
+            column("failures", "BIGINT"),
+            column("share", "DOUBLE"),
+        ],
+        rows: codes
+            .iter()
+            .map(|(code, description, count, share)| {
+                vec![
+                    text(code),
+                    text(description),
+                    Cell::Int(*count),
+                    Cell::Double(*share),
+                ]
+            })
+            .collect(),
+        chart: Some(Chart {
+            kind: ChartKind::Bars,
+            title: "Failures per code".into(),
+            x: "status_code".into(),
+            series: vec!["failures".into()],
+            y_label: "failures".into(),
+        }),
+    }
+}
+
+/// Five carriers, long names among them; NULL where a carrier had none of a state.
+fn delivery_by_carrier() -> (HtmlSection, usize) {
+    let carriers = [
+        (
+            "Cellco Partnership dba Verizon Wireless",
+            120,
+            Cell::UInt(2),
+            Cell::UInt(1),
+        ),
+        ("T-Mobile USA, Inc.", 95, Cell::Null, Cell::UInt(4)),
+        ("AT&T Mobility", 80, Cell::UInt(6), Cell::Null),
+        ("Sprint <PCS>", 0, Cell::UInt(3), Cell::Null),
+        ("U.S. Cellular", 12, Cell::Null, Cell::Null),
+    ];
+    let rows: Vec<Vec<Cell>> = carriers
+        .iter()
+        .map(|(carrier, delivered, failed, expired)| {
+            vec![
+                text(carrier),
+                Cell::UInt(*delivered),
+                failed.clone(),
+                expired.clone(),
+            ]
+        })
+        .collect();
+    let bars = rows
+        .iter()
+        .flat_map(|row| &row[1..])
+        .filter(|cell| !matches!(cell, Cell::Null | Cell::UInt(0)))
+        .count();
+    let section = HtmlSection {
+        id: "carriers".into(),
+        title: "Delivery by carrier".into(),
+        description: "Outbound messages by the state their delivery receipt reported.".into(),
+        columns: vec![
+            column("carrier", "VARCHAR"),
+            column("delivered", "UBIGINT"),
+            column("failed", "UBIGINT"),
+            column("expired", "UBIGINT"),
+        ],
+        rows,
+        chart: Some(Chart {
+            kind: ChartKind::HorizontalBars,
+            title: "Messages per carrier".into(),
+            x: "carrier".into(),
+            series: vec!["delivered".into(), "failed".into(), "expired".into()],
+            y_label: "messages".into(),
+        }),
+    };
+    (section, bars)
+}
+
+fn retries_without_any() -> HtmlSection {
+    HtmlSection {
+        id: "retries".into(),
+        title: "Retries".into(),
+        description: "Copies the platform sent again because the endpoint did not answer.".into(),
+        columns: vec![column("day", "DATE"), column("duplicates", "BIGINT")],
+        rows: vec![vec![Cell::Date(20_758), Cell::Int(0)]],
+        chart: Some(Chart {
+            kind: ChartKind::Bars,
+            title: "Retried copies per day".into(),
+            x: "day".into(),
+            series: vec!["duplicates".into()],
+            y_label: "copies".into(),
+        }),
+    }
+}
+
+fn import_health() -> HtmlSection {
+    HtmlSection {
+        id: "import-health".into(),
+        title: "Import health".into(),
+        description: "Import runs of the day.".into(),
+        columns: vec![
+            column("run_id", "BIGINT"),
+            column("status", "VARCHAR"),
+            column("files", "BIGINT"),
+            column("errors", "BIGINT"),
+        ],
+        rows: vec![vec![Cell::Int(7), text("ok"), Cell::Int(312), Cell::Null]],
+        chart: None,
+    }
+}
+
+/// The document the browser opens, and how many bars each chart must show.
+fn report() -> (HtmlDocument, [usize; 3]) {
+    let (hourly, hourly_bars) = hourly_volume();
+    let (carriers, carrier_bars) = delivery_by_carrier();
+    let document = HtmlDocument {
+        title: "Postbacks on 2026-11-01".into(),
+        subtitle: "America/New_York · 25 hours (daylight saving time ended)".into(),
+        summary: vec![
+            ("Passes generated".into(), "1,234".into()),
+            ("Failure rate".into(), "2.8 %".into()),
+            ("Messages delivered".into(), "307".into()),
+        ],
+        notices: vec!["No retries in this period.".into()],
+        sections: vec![
+            hourly,
+            failures_by_code(),
+            carriers,
+            retries_without_any(),
+            import_health(),
+        ],
+    };
+    (document, [hourly_bars, 4, carrier_bars])
+}
+
+/// Debian's `chromium` on `PATH`; on CI its absence is a failure, elsewhere a skip.
+fn chromium() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("chromium"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is not installed; .ci/run installs it (apt-get install chromium)"
+        );
+        println!("skipped: chromium not installed (apt-get install chromium)");
+    }
+    found
+}
+
+/// The DOM of `page` after Chromium loaded it and its scripts ran.
+fn dump_dom(chromium: &Path, page: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && dom.contains("</html>"),
+        "chromium failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dom
+}
+
+fn write_page(dir: &Path, html: &str) -> PathBuf {
+    let page = dir.join("report.html");
+    std::fs::write(&page, html).unwrap();
+    page
+}
+
+/// The value of attribute `name` in an opening `tag`.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let length = tag[start..].find('"')?;
+    Some(&tag[start..start + length])
+}
+
+/// Every opening tag in `dom` that starts with `tag_start`.
+fn tags<'a>(dom: &'a str, tag_start: &str) -> Vec<&'a str> {
+    dom.match_indices(tag_start)
+        .map(|(start, _)| &dom[start..start + dom[start..].find('>').unwrap()])
+        .collect()
+}
+
+#[test]
+fn charts_draw_in_chromium_with_every_bar_and_nothing_fetched() {
+    let Some(chromium) = chromium() else { return };
+    let (document, expected_bars) = report();
+    let html = render(&document);
+    for outside in ["http://", "https://", "src=", "url(", "@import", "<link"] {
+        assert!(
+            !html.contains(outside),
+            "the page refers outside itself: {outside}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dom = dump_dom(&chromium, &write_page(dir.path(), &html));
+
+    let body = tags(&dom, "<body");
+    assert_eq!(attribute(body[0], "data-blocked-requests"), Some("0"));
+
+    let drawn = tags(&dom, "<figure class=\"chart\" data-fills=");
+    assert_eq!(drawn.len(), 3, "three charts drew:\n{drawn:#?}");
+    let label_counts = [25, 4, 5];
+    for ((figure, bars), labels) in drawn.iter().zip(expected_bars).zip(label_counts) {
+        assert_eq!(
+            attribute(figure, "data-drawn-bars"),
+            Some(&*bars.to_string()),
+            "{figure}"
+        );
+        let size = attribute(figure, "data-drawn-size").unwrap();
+        let (width, height) = size.split_once('x').unwrap();
+        let (width, height): (u32, u32) = (width.parse().unwrap(), height.parse().unwrap());
+        assert!(width > 600 && height > 150, "{figure}");
+        // At least every row's label, beside the axis ticks and totals.
+        let drawn_labels: usize = attribute(figure, "data-drawn-labels")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(drawn_labels > labels, "{figure}");
+    }
+    assert_eq!(expected_bars, [22 + 7, 4, 4 + 3 + 2]);
+
+    for hour in dst_day_hours() {
+        assert!(
+            dom.contains(&format!(">\n{hour}\n</text>")),
+            "no label {hour}"
+        );
+    }
+    assert!(dom.contains(">\nCellco Partnership dba Verizon…\n</text>"));
+    assert!(dom.contains(">\nSprint &lt;PCS&gt;\n</text>"));
+    assert!(dom.contains(
+        "<figure class=\"chart\">\n<figcaption>Retried copies per day</figcaption>\n\
+         <p class=\"chart-empty\">Nothing to chart: every value of duplicates is 0.</p>"
+    ));
+    assert!(dom.contains("<p class=\"notice\">No retries in this period.</p>"));
+}
+
+/// The page's own check would catch a fetch: the same page with one image from
+/// outside reports it blocked.
+#[test]
+fn a_fetch_from_the_page_is_blocked_and_counted() {
+    let Some(chromium) = chromium() else { return };
+    let html = render(&report().0).replace(
+        "</main>",
+        "<img src=\"https://example.invalid/logo.png\" alt=\"\"></main>",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dom = dump_dom(&chromium, &write_page(dir.path(), &html));
+    let body = tags(&dom, "<body");
+    assert_eq!(attribute(body[0], "data-blocked-requests"), Some("1"));
+}
