@@ -69,14 +69,17 @@ pub fn run_import(
         .collect();
     let run_id = runs::begin_run(conn, &roots)?;
     let walk_counters = WalkCounters::default();
-    let result = ImportWriter::new(conn, run_id, &walk_counters).and_then(|mut writer| {
-        if options.threads <= 1 {
-            import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
-        } else {
-            import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
-        }
-        writer.finish()
-    });
+    let writer_connection = archive.writer_connection()?;
+    let result = ImportWriter::new(archive, &writer_connection, run_id, &walk_counters).and_then(
+        |mut writer| {
+            if options.threads <= 1 {
+                import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
+            } else {
+                import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
+            }
+            writer.finish()
+        },
+    );
     match result {
         Ok(counters) => {
             let status = if counters.errors > 0 {
@@ -150,45 +153,51 @@ fn import_parallel(
 ) -> Result<(), StoreError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
+        .thread_name(|i| format!("parse-{i}"))
         .build()
         .expect("a thread pool of a few threads can be built");
     let (found_tx, found_rx) = sync_channel::<Vec<Found>>(CHUNKS_IN_FLIGHT);
     let (record_tx, record_rx) = sync_channel::<Vec<FileRecord>>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            let send = |chunk: Vec<Found>| {
-                observer.found(chunk.len() as u64);
-                found_tx.send(chunk).is_ok()
-            };
-            discover::walk(
-                &options.roots,
-                ledger,
-                options.walk,
-                walk_counters,
-                |found| {
-                    chunk.push(found);
-                    chunk.len() < CHUNK
-                        || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                },
-            );
-            if !chunk.is_empty() {
-                send(chunk);
-            }
-        });
-        scope.spawn(move || {
-            for chunk in found_rx {
-                let records = pool.install(|| {
-                    chunk
-                        .into_par_iter()
-                        .map(|found| to_record(found, options))
-                        .collect()
-                });
-                if record_tx.send(records).is_err() {
-                    return;
+        let named = |name: &str| std::thread::Builder::new().name(name.to_string());
+        named("walk")
+            .spawn_scoped(scope, move || {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                let send = |chunk: Vec<Found>| {
+                    observer.found(chunk.len() as u64);
+                    found_tx.send(chunk).is_ok()
+                };
+                discover::walk(
+                    &options.roots,
+                    ledger,
+                    options.walk,
+                    walk_counters,
+                    |found| {
+                        chunk.push(found);
+                        chunk.len() < CHUNK
+                            || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    },
+                );
+                if !chunk.is_empty() {
+                    send(chunk);
                 }
-            }
-        });
+            })
+            .expect("the walker thread starts");
+        named("read")
+            .spawn_scoped(scope, move || {
+                for chunk in found_rx {
+                    let records = pool.install(|| {
+                        chunk
+                            .into_par_iter()
+                            .map(|found| to_record(found, options))
+                            .collect()
+                    });
+                    if record_tx.send(records).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("the reader thread starts");
         for records in record_rx {
             records.iter().for_each(|record| observer.stored(record));
             writer.write(records)?;
