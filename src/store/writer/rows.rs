@@ -2,6 +2,7 @@
 //! is laid out in the columns of its table (see sql/schema.sql).
 
 use super::FileRecord;
+use crate::discover::path_key;
 use crate::normalize::columns::COLUMNS;
 use crate::normalize::{Postback, Value};
 use crate::problem::Problem;
@@ -94,13 +95,14 @@ impl LedgerEntry {
     ) -> Appended {
         a.set_i64(0, Some(self.file_id));
         a.set_str(1, Some(&record.path));
-        a.set_i64(2, Some(record.size as i64));
-        a.set_timestamp(3, Some(record.modified_us));
-        a.set_u128(4, self.content_hash);
-        a.set_bool(5, Some(record.compressed));
-        a.set_i32(6, Some(run_id));
+        a.set_u128(2, Some(path_key(&record.path)));
+        a.set_i64(3, Some(record.size as i64));
+        a.set_timestamp(4, Some(record.modified_us));
+        a.set_u128(5, self.content_hash);
+        a.set_bool(6, Some(record.compressed));
         a.set_i32(7, Some(run_id));
-        self.append_counts(a, 8)
+        a.set_i32(8, Some(run_id));
+        self.append_counts(a, 9)
     }
 
     /// A row of the `pa_file_updates` temp table, applied to `files` at commit.
