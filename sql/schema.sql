@@ -33,6 +33,7 @@ CREATE TABLE import_runs (
 CREATE TABLE files (
     file_id       BIGINT NOT NULL,
     path          VARCHAR NOT NULL,               -- absolute
+    path_key      UHUGEINT NOT NULL,              -- xxh3-128 of path: the ledger's lookup key
     size          BIGINT NOT NULL,                -- bytes on disk
     modified_at   TIMESTAMP NOT NULL,             -- mtime when read
     content_hash  UHUGEINT,                       -- xxh3-128 of the bytes on disk

@@ -6,6 +6,7 @@
 //! calls is single-threaded and testable on its own.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ pub struct ImportOptions {
     /// Canonical roots (see [`discover::resolve_roots`]).
     pub roots: Vec<PathBuf>,
     pub walk: WalkOptions,
+    /// Read every file, even those the ledger says are unchanged.
+    pub force: bool,
     /// Worker threads; 1 runs every stage on the calling thread.
     pub threads: usize,
     /// Largest file, or decompressed content, read (bytes).
@@ -33,8 +36,10 @@ pub struct ImportOptions {
 
 /// Hears about progress, so the command can draw a bar and print problems.
 pub trait Observer: Sync {
-    /// `count` more files were found that must be read.
+    /// `count` more candidate files were found.
     fn found(&self, count: u64);
+    /// `count` files were unchanged since the last import and not read.
+    fn skipped(&self, count: u64);
     /// A file is about to be stored.
     fn stored(&self, record: &FileRecord);
 }
@@ -69,14 +74,17 @@ pub fn run_import(
         .collect();
     let run_id = runs::begin_run(conn, &roots)?;
     let walk_counters = WalkCounters::default();
-    let result = ImportWriter::new(conn, run_id, &walk_counters).and_then(|mut writer| {
-        if options.threads <= 1 {
-            import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
-        } else {
-            import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
-        }
-        writer.finish()
-    });
+    let writer_connection = archive.writer_connection()?;
+    let result = ImportWriter::new(archive, &writer_connection, run_id, &walk_counters).and_then(
+        |mut writer| {
+            if options.threads <= 1 {
+                import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
+            } else {
+                import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
+            }
+            writer.finish()
+        },
+    );
     match result {
         Ok(counters) => {
             let status = if counters.errors > 0 {
@@ -127,7 +135,10 @@ fn import_sequential(
         walk_counters,
         |found| {
             observer.found(1);
-            let record = to_record(found, options);
+            let Some(record) = to_record(found, options, walk_counters) else {
+                observer.skipped(1);
+                return true;
+            };
             observer.stored(&record);
             match writer.write(vec![record]) {
                 Ok(()) => true,
@@ -150,45 +161,53 @@ fn import_parallel(
 ) -> Result<(), StoreError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
+        .thread_name(|i| format!("parse-{i}"))
         .build()
         .expect("a thread pool of a few threads can be built");
     let (found_tx, found_rx) = sync_channel::<Vec<Found>>(CHUNKS_IN_FLIGHT);
     let (record_tx, record_rx) = sync_channel::<Vec<FileRecord>>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            let send = |chunk: Vec<Found>| {
-                observer.found(chunk.len() as u64);
-                found_tx.send(chunk).is_ok()
-            };
-            discover::walk(
-                &options.roots,
-                ledger,
-                options.walk,
-                walk_counters,
-                |found| {
-                    chunk.push(found);
-                    chunk.len() < CHUNK
-                        || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                },
-            );
-            if !chunk.is_empty() {
-                send(chunk);
-            }
-        });
-        scope.spawn(move || {
-            for chunk in found_rx {
-                let records = pool.install(|| {
-                    chunk
-                        .into_par_iter()
-                        .map(|found| to_record(found, options))
-                        .collect()
-                });
-                if record_tx.send(records).is_err() {
-                    return;
+        let named = |name: &str| std::thread::Builder::new().name(name.to_string());
+        named("walk")
+            .spawn_scoped(scope, move || {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                let send = |chunk: Vec<Found>| {
+                    observer.found(chunk.len() as u64);
+                    found_tx.send(chunk).is_ok()
+                };
+                discover::walk(
+                    &options.roots,
+                    ledger,
+                    options.walk,
+                    walk_counters,
+                    |found| {
+                        chunk.push(found);
+                        chunk.len() < CHUNK
+                            || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    },
+                );
+                if !chunk.is_empty() {
+                    send(chunk);
                 }
-            }
-        });
+            })
+            .expect("the walker thread starts");
+        named("read")
+            .spawn_scoped(scope, move || {
+                for chunk in found_rx {
+                    let candidates = chunk.len();
+                    let records: Vec<FileRecord> = pool.install(|| {
+                        chunk
+                            .into_par_iter()
+                            .filter_map(|found| to_record(found, options, walk_counters))
+                            .collect()
+                    });
+                    observer.skipped((candidates - records.len()) as u64);
+                    if record_tx.send(records).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("the reader thread starts");
         for records in record_rx {
             records.iter().for_each(|record| observer.stored(record));
             writer.write(records)?;
@@ -198,16 +217,31 @@ fn import_parallel(
 }
 
 /// Read, parse and normalize one file: everything between discovery and the store.
-pub fn to_record(found: Found, options: &ImportOptions) -> FileRecord {
+/// `None` when the ledger says the file is unchanged (it is counted as skipped).
+pub fn to_record(
+    found: Found,
+    options: &ImportOptions,
+    counters: &WalkCounters,
+) -> Option<FileRecord> {
     let file = match found {
         Found::File(file) => file,
         Found::Unreadable { display, problem } => {
-            return FileRecord::unreadable(display, None, problem);
+            return Some(FileRecord::unreadable(display, None, problem));
         }
     };
+    if !options.force {
+        match discover::unchanged(&file) {
+            Ok(true) => {
+                counters.skipped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Ok(false) => {}
+            Err(problem) => return Some(FileRecord::unreadable(file.display, file.known, problem)),
+        }
+    }
     let bytes = match discover::read_file(&file, options.max_file_size) {
         Ok(bytes) => bytes,
-        Err(problem) => return FileRecord::unreadable(file.display, file.known, problem),
+        Err(problem) => return Some(FileRecord::unreadable(file.display, file.known, problem)),
     };
     let content = parse_content(
         &file,
@@ -216,14 +250,14 @@ pub fn to_record(found: Found, options: &ImportOptions) -> FileRecord {
         bytes.problem,
         options,
     );
-    FileRecord {
+    Some(FileRecord {
         path: file.display,
         size: bytes.size,
         modified_us: bytes.modified_us,
         compressed: file.compressed,
         known: file.known,
         content,
-    }
+    })
 }
 
 fn parse_content(
@@ -234,7 +268,7 @@ fn parse_content(
     options: &ImportOptions,
 ) -> FileContent {
     let previous_hash = file.known.and_then(|known| known.content_hash);
-    if !options.walk.force && content_hash.is_some() && previous_hash == content_hash {
+    if !options.force && content_hash.is_some() && previous_hash == content_hash {
         return FileContent::Unchanged;
     }
     if content.is_empty() && problem.is_some() {

@@ -26,7 +26,7 @@ impl ImportProgress {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} files to read, {per_sec} {msg}",
+                    "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} files, {per_sec} {msg}",
                 )
                 .expect("the template is valid")
                 .progress_chars("=> "),
@@ -67,6 +67,10 @@ impl ImportProgress {
 impl Observer for ImportProgress {
     fn found(&self, count: u64) {
         self.bar.inc_length(count);
+    }
+
+    fn skipped(&self, count: u64) {
+        self.bar.inc(count);
     }
 
     fn stored(&self, record: &FileRecord) {

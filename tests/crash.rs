@@ -57,13 +57,17 @@ fn assert_consistent_after_kill(work: &Workdir, delay_ms: u64) {
 fn a_killed_import_is_completed_by_the_next_run_with_the_exact_set() {
     let work = Workdir::new();
     write_corpus(&work, 30_000);
+    let started = Instant::now();
     let clean = work.run(&["import", "in"]);
+    let import_time = started.elapsed();
     assert_eq!(clean.status.code(), Some(0), "{}", common::stderr(&clean));
     let expected = content(&work);
     assert_eq!(expected[0].split('|').next(), Some("30000"));
 
     let mut interrupted = 0;
-    for delay_ms in [150, 400, 900, 1600] {
+    // Kill at several points through an import as long as the clean one.
+    for fraction in [0.15, 0.35, 0.55, 0.75] {
+        let delay_ms = (import_time.as_millis() as f64 * fraction) as u64;
         std::fs::remove_file(work.db()).unwrap();
         let _ = std::fs::remove_file(work.db().with_extension("duckdb.wal"));
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("postback-archive"))

@@ -50,8 +50,8 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
         roots,
         walk: WalkOptions {
             follow_symlinks: args.follow_symlinks,
-            force: args.force,
         },
+        force: args.force,
         threads: args.threads.map_or_else(default_threads, usize::from),
         max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
     };

@@ -16,7 +16,7 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::problem::Problem;
 
 pub use read::{FileBytes, read_file};
-pub use walk::{WalkOptions, modified_micros, resolve_roots, walk};
+pub use walk::{WalkOptions, modified_micros, resolve_roots, unchanged, walk};
 
 /// What the archive remembers about a file it has read before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,12 @@ pub struct KnownFile {
     pub content_hash: Option<u128>,
 }
 
+/// The key of a path in the ledger (stored as `files.path_key`), so that loading the
+/// ledger reads no strings.
+pub fn path_key(path: &str) -> u128 {
+    xxh3_128(path.as_bytes())
+}
+
 /// The file ledger, keyed by a 128-bit hash of the path so that it costs about 60
 /// bytes per file however long the paths are.
 #[derive(Debug, Default)]
@@ -37,12 +43,13 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn insert(&mut self, path: &str, file: KnownFile) {
-        self.files.insert(xxh3_128(path.as_bytes()), file);
+    /// Record a file under its [`path_key`].
+    pub fn insert(&mut self, path_key: u128, file: KnownFile) {
+        self.files.insert(path_key, file);
     }
 
     pub fn get(&self, path: &str) -> Option<&KnownFile> {
-        self.files.get(&xxh3_128(path.as_bytes()))
+        self.files.get(&path_key(path))
     }
 
     pub fn len(&self) -> usize {

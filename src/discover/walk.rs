@@ -14,8 +14,6 @@ use crate::problem::{Problem, ProblemKind};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WalkOptions {
     pub follow_symlinks: bool,
-    /// Read every file, even those the ledger says are unchanged.
-    pub force: bool,
 }
 
 /// Absolute, canonical roots; a root inside another root is dropped so no file is walked twice.
@@ -38,9 +36,10 @@ pub fn resolve_roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
     Ok(roots)
 }
 
-/// Walk `roots` in a stable order and hand every file to read to `emit`, which returns
-/// false to stop early (the consumer has gone). Files named on the command line are
-/// read whatever their name; in directories only `*.xml` and `*.xml.gz` are.
+/// Walk `roots` in a stable order and hand every candidate file, with what the ledger
+/// knows of it, to `emit`, which returns false to stop early (the consumer has gone).
+/// Files named on the command line are candidates whatever their name; in directories
+/// only `*.xml` and `*.xml.gz` are. The walk reads directories only, no file metadata.
 pub fn walk(
     roots: &[PathBuf],
     ledger: &Ledger,
@@ -63,7 +62,7 @@ pub fn walk(
                 }
                 Ok(entry) => {
                     let explicit = entry.depth() == 0;
-                    match consider(entry.path(), explicit, ledger, options, counters) {
+                    match consider(entry.path(), explicit, ledger, counters) {
                         Some(found) => found,
                         None => continue,
                     }
@@ -91,7 +90,6 @@ fn consider(
     path: &Path,
     explicit: bool,
     ledger: &Ledger,
-    options: WalkOptions,
     counters: &WalkCounters,
 ) -> Option<Found> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
@@ -103,33 +101,30 @@ fn consider(
     counters.seen.fetch_add(1, Ordering::Relaxed);
     let display = path.display().to_string();
     let known = ledger.get(&display).copied();
-    // Only a file the ledger knows needs a stat here; new files are stat'ed by
-    // the reader on the open file, which saves a path lookup per file.
-    if let Some(known) = known
-        && !options.force
-    {
-        match path.metadata() {
-            Ok(metadata)
-                if known.size == metadata.len()
-                    && known.modified_us == modified_micros(&metadata) =>
-            {
-                counters.skipped.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            Ok(_) => {}
-            Err(error) => {
-                let message = format!("cannot read its metadata: {error}");
-                let problem = Problem::whole_file(ProblemKind::Unreadable, message);
-                return Some(Found::Unreadable { display, problem });
-            }
-        }
-    }
     Some(Found::File(FileToRead {
         path: path.to_path_buf(),
         display,
         compressed,
         known,
     }))
+}
+
+/// Whether a file the ledger knows still has the size and modification time it had
+/// when it was read, so that it need not be read again. The readers call this, in
+/// parallel, rather than the walk: a nightly run over a large archive is mostly stats.
+pub fn unchanged(file: &FileToRead) -> Result<bool, Problem> {
+    let Some(known) = file.known else {
+        return Ok(false);
+    };
+    match file.path.metadata() {
+        Ok(metadata) => {
+            Ok(known.size == metadata.len() && known.modified_us == modified_micros(&metadata))
+        }
+        Err(error) => {
+            let message = format!("cannot read its metadata: {error}");
+            Err(Problem::whole_file(ProblemKind::Unreadable, message))
+        }
+    }
 }
 
 /// Modification time in microseconds since the epoch, as the ledger stores it.
@@ -190,39 +185,53 @@ mod tests {
         );
         let follow = WalkOptions {
             follow_symlinks: true,
-            force: false,
         };
         assert_eq!(walk_all(dir.path(), &Ledger::default(), follow).0.len(), 5);
     }
 
     #[test]
-    fn skips_files_the_ledger_knows_unchanged() {
+    fn a_known_file_is_unchanged_while_its_size_and_time_stay() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.xml");
         std::fs::write(&path, "<POSTBACK/>").unwrap();
         let metadata = path.metadata().unwrap();
-        let mut ledger = Ledger::default();
         let known = |size| crate::discover::KnownFile {
             file_id: 1,
             size,
             modified_us: modified_micros(&metadata),
             content_hash: None,
         };
-        ledger.insert(&path.display().to_string(), known(11));
-        assert_eq!(
-            walk_all(dir.path(), &ledger, WalkOptions::default()),
-            (vec![], (1, 1, 0))
-        );
-        let forced = WalkOptions {
-            follow_symlinks: false,
-            force: true,
+        let file = |known| FileToRead {
+            path: path.clone(),
+            display: String::new(),
+            compressed: false,
+            known,
         };
-        assert_eq!(walk_all(dir.path(), &ledger, forced).0, ["a.xml"]);
-        ledger.insert(&path.display().to_string(), known(10));
+        assert_eq!(unchanged(&file(Some(known(11)))), Ok(true));
+        assert_eq!(unchanged(&file(Some(known(10)))), Ok(false), "size changed");
+        assert_eq!(unchanged(&file(None)), Ok(false), "not in the ledger");
+        let mut ledger = Ledger::default();
+        ledger.insert(
+            crate::discover::path_key(&path.display().to_string()),
+            known(11),
+        );
+        let counters = WalkCounters::default();
+        let mut found = Vec::new();
+        walk(
+            &[dir.path().to_path_buf()],
+            &ledger,
+            WalkOptions::default(),
+            &counters,
+            |f| {
+                found.push(f);
+                true
+            },
+        );
+        assert!(matches!(&found[..], [Found::File(f)] if f.known == Some(known(11))));
+        std::fs::remove_file(&path).unwrap();
         assert_eq!(
-            walk_all(dir.path(), &ledger, WalkOptions::default()).0,
-            ["a.xml"],
-            "size changed"
+            unchanged(&file(Some(known(11)))).unwrap_err().kind,
+            ProblemKind::Unreadable
         );
     }
 

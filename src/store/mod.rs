@@ -6,6 +6,7 @@
 
 mod ledger;
 pub mod query;
+pub mod raw;
 pub mod report;
 pub mod runs;
 mod schema;
@@ -15,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use duckdb::{AccessMode, Config, Connection};
+use duckdb::Connection;
+
+use raw::Database;
+pub use raw::RawConnection;
 
 pub use schema::SCHEMA_VERSION;
 
@@ -52,18 +56,20 @@ pub enum StoreError {
         "the archive {path} has schema version {found}; open it once for writing (run `import`) to upgrade it"
     )]
     NeedsUpgrade { path: PathBuf, found: u32 },
-    #[error("cannot open the archive {}", path.display())]
-    Open {
-        path: PathBuf,
-        source: duckdb::Error,
-    },
+    #[error("cannot open the archive {}: {message}", path.display())]
+    Open { path: PathBuf, message: String },
+    /// Writing import results failed (DuckDB's message).
+    #[error("{0}")]
+    Write(String),
     #[error(transparent)]
     Db(#[from] duckdb::Error),
 }
 
-/// An open archive.
+/// An open archive. The connection is declared before the database so that it is
+/// dropped first.
 pub struct Archive {
     conn: Connection,
+    database: Database,
     path: PathBuf,
 }
 
@@ -76,10 +82,12 @@ impl Archive {
         lock_timeout: Duration,
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        let conn = open_waiting(path, false, lock_timeout, on_wait)?;
+        let database = open_waiting(path, false, lock_timeout, on_wait)?;
+        let conn = database.connection()?;
         schema::prepare(&conn, path)?;
         Ok(Archive {
             conn,
+            database,
             path: path.to_path_buf(),
         })
     }
@@ -91,10 +99,12 @@ impl Archive {
                 path: path.to_path_buf(),
             });
         }
-        let conn = open_waiting(path, true, lock_timeout, |_| {})?;
+        let database = open_waiting(path, true, lock_timeout, |_| {})?;
+        let conn = database.connection()?;
         schema::check_readable(&conn, path)?;
         Ok(Archive {
             conn,
+            database,
             path: path.to_path_buf(),
         })
     }
@@ -103,23 +113,37 @@ impl Archive {
         &self.conn
     }
 
+    /// An empty archive in memory, for unit tests of the store.
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> Archive {
+        let database = Database::open(Path::new(":memory:"), &[]).expect("an in-memory database");
+        let conn = database.connection().expect("a connection");
+        Archive {
+            conn,
+            database,
+            path: PathBuf::from(":memory:"),
+        }
+    }
+
+    /// A second connection, for the import writer's bulk appends (see [`writer::ImportWriter`]).
+    pub fn writer_connection(&self) -> Result<RawConnection<'_>, StoreError> {
+        self.database.raw_connection().map_err(StoreError::Write)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
 
-/// Settings every connection gets: no extension is ever downloaded or auto-loaded,
-/// so the tool never reaches for the network.
-fn config(read_only: bool) -> Result<Config, StoreError> {
-    let mode = if read_only {
-        AccessMode::ReadOnly
-    } else {
-        AccessMode::ReadWrite
-    };
-    Ok(Config::default()
-        .access_mode(mode)?
-        .enable_autoload_extension(false)?
-        .with("autoinstall_known_extensions", "false")?)
+/// Settings of every connection: no extension is ever downloaded or auto-loaded, so
+/// the tool never reaches for the network.
+fn settings(read_only: bool) -> [(&'static str, &'static str); 3] {
+    let mode = if read_only { "READ_ONLY" } else { "READ_WRITE" };
+    [
+        ("access_mode", mode),
+        ("autoload_known_extensions", "false"),
+        ("autoinstall_known_extensions", "false"),
+    ]
 }
 
 fn open_waiting(
@@ -127,18 +151,18 @@ fn open_waiting(
     read_only: bool,
     lock_timeout: Duration,
     on_wait: impl FnOnce(&str),
-) -> Result<Connection, StoreError> {
+) -> Result<Database, StoreError> {
     let started = Instant::now();
     let mut on_wait = Some(on_wait);
     loop {
-        let error = match Connection::open_with_flags(path, config(read_only)?) {
-            Ok(conn) => return Ok(conn),
-            Err(error) => error,
+        let message = match Database::open(path, &settings(read_only)) {
+            Ok(database) => return Ok(database),
+            Err(message) => message,
         };
-        let Some(holder) = lock_holder(&error.to_string()) else {
+        let Some(holder) = lock_holder(&message) else {
             return Err(StoreError::Open {
                 path: path.to_path_buf(),
-                source: error,
+                message,
             });
         };
         if started.elapsed() >= lock_timeout {

@@ -539,17 +539,10 @@ fn micros(unit: TimeUnit, value: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use duckdb::Connection;
-
     use super::*;
 
     fn in_memory() -> Archive {
-        Archive {
-            conn: Connection::open_in_memory().unwrap(),
-            path: PathBuf::from(":memory:"),
-        }
+        Archive::in_memory()
     }
 
     /// Keeps everything, or stops after `limit` rows.

@@ -162,10 +162,6 @@ fn instant(micros: i64) -> NaiveDateTime {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use duckdb::Connection;
-
     use super::*;
 
     fn at(text: &str) -> NaiveDateTime {
@@ -174,10 +170,7 @@ mod tests {
 
     #[test]
     fn local_time_uses_the_offset_of_the_hour_an_instant_falls_in() {
-        let archive = Archive {
-            conn: Connection::open_in_memory().unwrap(),
-            path: PathBuf::from(":memory:"),
-        };
+        let archive = Archive::in_memory();
         let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
         let hour = |label: &str, starts: &str, ends: &str, offset: &str, minutes| HourBounds {
             day,

@@ -64,22 +64,19 @@ pub fn begin_run(conn: &Connection, roots: &[String]) -> Result<i32, StoreError>
 /// Store the counters so far; called inside each batch's transaction, so an
 /// interrupted run still shows what it committed.
 pub fn update_counters(conn: &Connection, run_id: i32, c: &RunCounters) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE import_runs SET files_seen = ?, files_skipped = ?, files_read = ?, files_other = ?,
-                postbacks_new = ?, postbacks_duplicate = ?, errors = ?
-         WHERE run_id = ?",
-        params![
-            c.files_seen,
-            c.files_skipped,
-            c.files_read,
-            c.files_other,
-            c.postbacks_new,
-            c.postbacks_duplicate,
-            c.errors,
-            run_id
-        ],
-    )?;
+    conn.execute_batch(&counters_sql(run_id, c))?;
     Ok(())
+}
+
+/// The `UPDATE` of a run's counters. Built as text (from numbers only) because the
+/// import writer runs it on a connection that has no prepared statements.
+pub fn counters_sql(run_id: i32, c: &RunCounters) -> String {
+    format!(
+        "UPDATE import_runs SET files_seen = {}, files_skipped = {}, files_read = {}, files_other = {},
+                postbacks_new = {}, postbacks_duplicate = {}, errors = {}
+         WHERE run_id = {run_id}",
+        c.files_seen, c.files_skipped, c.files_read, c.files_other, c.postbacks_new, c.postbacks_duplicate, c.errors
+    )
 }
 
 /// Close a run with its final counters and status.

@@ -2,20 +2,23 @@
 //!
 //! Each batch of files is one transaction holding the files' ledger rows together with
 //! everything found in them, so a killed import never leaves half a file behind, and the
-//! next run reads exactly the files whose batch did not commit. A single writer with
-//! DuckDB's Appender, no per-row SQL.
+//! next run reads exactly the files whose batch did not commit. A single writer, on a
+//! connection of its own, appending data chunks: no per-row SQL.
+
+mod rows;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use duckdb::types::{TimeUnit, ToSqlOutput, Value as DbValue, ValueRef};
-use duckdb::{Appender, Connection, ToSql};
+use duckdb::Connection;
 
-use super::StoreError;
-use super::runs::{RunCounters, update_counters};
+use super::raw::{ChunkAppender, RawConnection};
+use super::runs::{RunCounters, counters_sql};
+use super::{Archive, StoreError};
 use crate::discover::{KnownFile, WalkCounters};
-use crate::normalize::{Postback, Value};
+use crate::normalize::Postback;
 use crate::problem::Problem;
+use rows::LedgerEntry;
 
 /// Everything the store needs to know about one file that discovery handed on.
 #[derive(Debug)]
@@ -77,7 +80,10 @@ fn batch_files() -> usize {
 /// Writes one import run's results, streaming them into an open transaction that
 /// is committed every batch.
 pub struct ImportWriter<'a> {
+    /// For lookups of what earlier runs stored (committed data only).
     conn: &'a Connection,
+    /// The writer's own connection: its transaction holds the open batch.
+    raw: &'a RawConnection<'a>,
     run_id: i32,
     walk: &'a WalkCounters,
     next_postback_id: i64,
@@ -93,34 +99,56 @@ pub struct ImportWriter<'a> {
 
 /// The open transaction: its appenders and what it has written so far.
 struct Batch<'c> {
-    postbacks: Appender<'c>,
-    duplicates: Appender<'c>,
-    files: Appender<'c>,
-    errors: Appender<'c>,
-    updates: Appender<'c>,
-    reread: Appender<'c>,
+    postbacks: ChunkAppender<'c>,
+    duplicates: ChunkAppender<'c>,
+    files: ChunkAppender<'c>,
+    errors: ChunkAppender<'c>,
+    updates: ChunkAppender<'c>,
+    reread: ChunkAppender<'c>,
     counters: RunCounters,
     files_written: usize,
     started: Instant,
 }
 
+impl<'c> Batch<'c> {
+    fn appenders(&mut self) -> [&mut ChunkAppender<'c>; 6] {
+        let Batch {
+            postbacks,
+            duplicates,
+            files,
+            errors,
+            updates,
+            reread,
+            ..
+        } = self;
+        [postbacks, duplicates, files, errors, updates, reread]
+    }
+}
+
 impl<'a> ImportWriter<'a> {
+    /// A writer for one run; `raw` comes from [`Archive::writer_connection`].
     pub fn new(
-        conn: &'a Connection,
+        archive: &'a Archive,
+        raw: &'a RawConnection<'a>,
         run_id: i32,
         walk: &'a WalkCounters,
     ) -> Result<Self, StoreError> {
-        conn.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS pa_fingerprints (fingerprint UHUGEINT);
-             CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
+        let conn = archive.connection();
+        raw.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
              CREATE TEMP TABLE IF NOT EXISTS pa_file_updates (
                  file_id BIGINT, size BIGINT, modified_at TIMESTAMP, content_hash UHUGEINT,
                  touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);",
+        )
+        .map_err(StoreError::Write)?;
+        conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS pa_fingerprints (fingerprint UHUGEINT)",
         )?;
         let next_id = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
         let first_postback_id = next_id("SELECT coalesce(max(postback_id), 0) + 1 FROM postbacks")?;
         Ok(ImportWriter {
             conn,
+            raw,
             run_id,
             walk,
             next_postback_id: first_postback_id,
@@ -135,12 +163,11 @@ impl<'a> ImportWriter<'a> {
 
     /// Store a chunk of files, in order; commits when the batch is full or old enough.
     pub fn write(&mut self, records: Vec<FileRecord>) -> Result<(), StoreError> {
-        if self.batch.is_none() {
-            self.conn.execute_batch("BEGIN TRANSACTION")?;
-            self.batch = Some(self.open_batch()?);
-        }
         let earlier = self.stored_before_this_run(&records)?;
-        let mut batch = self.batch.take().expect("a batch is open");
+        let mut batch = match self.batch.take() {
+            Some(batch) => batch,
+            None => self.open_batch()?,
+        };
         let result = records
             .iter()
             .try_for_each(|record| self.write_record(&mut batch, &earlier, record));
@@ -149,7 +176,7 @@ impl<'a> ImportWriter<'a> {
                 >= BATCH_POSTBACKS as u64
             || batch.started.elapsed() >= BATCH_AGE;
         self.batch = Some(batch);
-        result?;
+        result.map_err(StoreError::Write)?;
         if full { self.commit() } else { Ok(()) }
     }
 
@@ -160,20 +187,22 @@ impl<'a> ImportWriter<'a> {
     }
 
     fn open_batch(&self) -> Result<Batch<'a>, StoreError> {
-        let temp = |table| self.conn.appender_to_catalog_and_db(table, "temp", "main");
+        let raw = self.raw;
+        raw.execute("BEGIN TRANSACTION")
+            .map_err(StoreError::Write)?;
+        let open = |table, temporary| raw.appender(table, temporary).map_err(StoreError::Write);
         Ok(Batch {
-            postbacks: self.conn.appender("postbacks")?,
-            duplicates: self.conn.appender("duplicates")?,
-            files: self.conn.appender("files")?,
-            errors: self.conn.appender("import_errors")?,
-            updates: temp("pa_file_updates")?,
-            reread: temp("pa_reread")?,
+            postbacks: open("postbacks", false)?,
+            duplicates: open("duplicates", false)?,
+            files: open("files", false)?,
+            errors: open("import_errors", false)?,
+            updates: open("pa_file_updates", true)?,
+            reread: open("pa_reread", true)?,
             counters: RunCounters::default(),
             files_written: 0,
             started: Instant::now(),
         })
     }
-
     fn totals(&self, batch: &RunCounters) -> RunCounters {
         let (seen, skipped, other) = self.walk.snapshot();
         RunCounters {
@@ -192,60 +221,42 @@ impl<'a> ImportWriter<'a> {
         let Some(mut batch) = self.batch.take() else {
             return Ok(());
         };
+        let totals = self.totals(&batch.counters);
         let result = self.flush(&mut batch).and_then(|()| {
-            let totals = self.totals(&batch.counters);
-            update_counters(self.conn, self.run_id, &totals)?;
-            self.conn.execute_batch("COMMIT")?;
-            Ok(totals)
+            drop(batch);
+            self.raw.execute(&counters_sql(self.run_id, &totals))?;
+            self.raw.execute("COMMIT")
         });
         match result {
-            Ok(totals) => {
+            Ok(()) => {
                 self.committed = totals;
                 Ok(())
             }
             Err(error) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(error)
+                let _ = self.raw.execute("ROLLBACK");
+                Err(StoreError::Write(error))
             }
         }
     }
 
-    fn flush(&self, batch: &mut Batch<'_>) -> Result<(), StoreError> {
-        for appender in [
-            &mut batch.postbacks,
-            &mut batch.duplicates,
-            &mut batch.files,
-            &mut batch.errors,
-            &mut batch.updates,
-            &mut batch.reread,
-        ] {
+    fn flush(&self, batch: &mut Batch<'_>) -> Result<(), String> {
+        for appender in batch.appenders() {
             appender.flush()?;
         }
         let run_id = self.run_id;
         // A changed file read again replaces what its earlier reads recorded
         // (duplicate sightings, problems); postbacks first seen in it stay.
-        self.conn.execute(
-            "DELETE FROM duplicates WHERE run_id <> ? AND file_id IN (SELECT file_id FROM pa_reread)",
-            [run_id],
-        )?;
-        self.conn.execute(
-            "DELETE FROM import_errors WHERE run_id <> ? AND file_id IN (SELECT file_id FROM pa_reread)",
-            [run_id],
-        )?;
-        self.conn.execute(
-            "UPDATE files SET size = u.size, modified_at = u.modified_at, run_id = ?
-             FROM pa_file_updates u WHERE files.file_id = u.file_id AND u.touch_only",
-            [run_id],
-        )?;
-        self.conn.execute(
-            "UPDATE files SET size = u.size, modified_at = u.modified_at, content_hash = u.content_hash,
-                    run_id = ?, postbacks = u.postbacks, duplicates = u.duplicates, errors = u.errors
-             FROM pa_file_updates u WHERE files.file_id = u.file_id AND NOT u.touch_only",
-            [run_id],
-        )?;
-        self.conn
-            .execute_batch("DELETE FROM pa_file_updates; DELETE FROM pa_reread;")?;
-        Ok(())
+        self.raw.execute(&format!(
+            "DELETE FROM duplicates WHERE run_id <> {run_id} AND file_id IN (SELECT file_id FROM pa_reread);
+             DELETE FROM import_errors WHERE run_id <> {run_id} AND file_id IN (SELECT file_id FROM pa_reread);
+             UPDATE files SET size = u.size, modified_at = u.modified_at, run_id = {run_id}
+             FROM pa_file_updates u WHERE files.file_id = u.file_id AND u.touch_only;
+             UPDATE files SET size = u.size, modified_at = u.modified_at, content_hash = u.content_hash,
+                    run_id = {run_id}, postbacks = u.postbacks, duplicates = u.duplicates, errors = u.errors
+             FROM pa_file_updates u WHERE files.file_id = u.file_id AND NOT u.touch_only;
+             DELETE FROM pa_file_updates;
+             DELETE FROM pa_reread;"
+        ))
     }
 
     /// Postbacks stored by earlier runs among this chunk's fingerprints:
@@ -298,22 +309,25 @@ impl<'a> ImportWriter<'a> {
         batch: &mut Batch<'_>,
         earlier: &HashMap<u128, (i64, i64)>,
         record: &FileRecord,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), String> {
         batch.files_written += 1;
         batch.counters.files_read += 1;
         let (content_hash, postbacks, problems) = match &record.content {
             FileContent::Unreadable(problem) => {
                 batch.counters.errors += 1;
-                return append_problem(&mut batch.errors, self.run_id, None, &record.path, problem);
+                return rows::problem(&mut batch.errors, self.run_id, None, &record.path, problem);
             }
             FileContent::Unchanged => {
                 let known = record.known.expect("an unchanged file is in the ledger");
-                let row = FileUpdate {
+                let entry = LedgerEntry {
                     file_id: known.file_id,
+                    content_hash: known.content_hash,
                     touch_only: true,
-                    ..FileUpdate::new(record)
+                    postbacks: 0,
+                    duplicates: 0,
+                    errors: 0,
                 };
-                return row.append(&mut batch.updates);
+                return entry.append_update(&mut batch.updates, record);
             }
             FileContent::Read {
                 content_hash,
@@ -323,7 +337,8 @@ impl<'a> ImportWriter<'a> {
         };
         let file_id = match record.known {
             Some(known) => {
-                batch.reread.append_row([known.file_id])?;
+                batch.reread.set_i64(0, Some(known.file_id));
+                batch.reread.end_row()?;
                 known.file_id
             }
             None => {
@@ -333,7 +348,7 @@ impl<'a> ImportWriter<'a> {
         };
         let duplicates = self.write_postbacks(batch, earlier, file_id, postbacks)?;
         for problem in problems {
-            append_problem(
+            rows::problem(
                 &mut batch.errors,
                 self.run_id,
                 Some(file_id),
@@ -342,19 +357,17 @@ impl<'a> ImportWriter<'a> {
             )?;
         }
         batch.counters.errors += problems.len() as u64;
-        let update = FileUpdate {
+        let entry = LedgerEntry {
             file_id,
             content_hash,
             touch_only: false,
             postbacks: postbacks.len() as i32,
             duplicates: duplicates as i32,
             errors: problems.len() as i32,
-            ..FileUpdate::new(record)
         };
-        if record.known.is_some() {
-            update.append(&mut batch.updates)
-        } else {
-            update.append_new(&mut batch.files, record, self.run_id)
+        match record.known {
+            Some(_) => entry.append_update(&mut batch.updates, record),
+            None => entry.append_new(&mut batch.files, record, self.run_id),
         }
     }
 
@@ -366,7 +379,7 @@ impl<'a> ImportWriter<'a> {
         earlier: &HashMap<u128, (i64, i64)>,
         file_id: i64,
         postbacks: &[Postback],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<u64, String> {
         let (mut new, mut duplicates) = (0, 0);
         let mut seen_in_file: HashSet<u128> = HashSet::new();
         for postback in postbacks {
@@ -380,15 +393,13 @@ impl<'a> ImportWriter<'a> {
                 Some((_, stored_file)) if stored_file == file_id && first_in_file => {}
                 Some((postback_id, _)) => {
                     duplicates += 1;
-                    let row: [&dyn ToSql; 6] = [
-                        &postback_id,
-                        &postback.fingerprint,
-                        &self.run_id,
-                        &file_id,
-                        &(postback.ordinal as i32),
-                        &(postback.line as i32),
-                    ];
-                    batch.duplicates.append_row(row.as_slice())?;
+                    rows::duplicate(
+                        &mut batch.duplicates,
+                        postback_id,
+                        self.run_id,
+                        file_id,
+                        postback,
+                    )?;
                 }
                 None => {
                     new += 1;
@@ -396,7 +407,7 @@ impl<'a> ImportWriter<'a> {
                     self.next_postback_id += 1;
                     self.stored
                         .insert(postback.fingerprint, (postback_id, file_id));
-                    append_postback(
+                    rows::postback(
                         &mut batch.postbacks,
                         postback_id,
                         self.run_id,
@@ -417,141 +428,7 @@ impl Drop for ImportWriter<'_> {
     fn drop(&mut self) {
         if let Some(batch) = self.batch.take() {
             drop(batch);
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.raw.execute("ROLLBACK");
         }
     }
-}
-
-/// One `files` row, new or updated.
-struct FileUpdate {
-    file_id: i64,
-    size: i64,
-    modified_at: DbValue,
-    content_hash: Option<u128>,
-    touch_only: bool,
-    postbacks: i32,
-    duplicates: i32,
-    errors: i32,
-}
-
-impl FileUpdate {
-    fn new(record: &FileRecord) -> Self {
-        FileUpdate {
-            file_id: 0,
-            size: record.size as i64,
-            modified_at: timestamp(record.modified_us),
-            content_hash: None,
-            touch_only: false,
-            postbacks: 0,
-            duplicates: 0,
-            errors: 0,
-        }
-    }
-
-    /// Queue an update of a file already in the ledger.
-    fn append(&self, updates: &mut Appender<'_>) -> Result<(), StoreError> {
-        let row: [&dyn ToSql; 8] = [
-            &self.file_id,
-            &self.size,
-            &self.modified_at,
-            &self.content_hash,
-            &self.touch_only,
-            &self.postbacks,
-            &self.duplicates,
-            &self.errors,
-        ];
-        updates.append_row(row.as_slice())?;
-        Ok(())
-    }
-
-    /// Add a file to the ledger.
-    fn append_new(
-        &self,
-        files: &mut Appender<'_>,
-        record: &FileRecord,
-        run_id: i32,
-    ) -> Result<(), StoreError> {
-        let row: [&dyn ToSql; 11] = [
-            &self.file_id,
-            &record.path,
-            &self.size,
-            &self.modified_at,
-            &self.content_hash,
-            &record.compressed,
-            &run_id,
-            &run_id,
-            &self.postbacks,
-            &self.duplicates,
-            &self.errors,
-        ];
-        files.append_row(row.as_slice())?;
-        Ok(())
-    }
-}
-
-fn append_problem(
-    errors: &mut Appender<'_>,
-    run_id: i32,
-    file_id: Option<i64>,
-    path: &str,
-    problem: &Problem,
-) -> Result<(), StoreError> {
-    let known = problem.position.is_known();
-    let line = known.then_some(problem.position.line as i32);
-    let column = known.then_some(problem.position.column as i32);
-    let row: [&dyn ToSql; 7] = [
-        &run_id,
-        &file_id,
-        &path,
-        &line,
-        &column,
-        &problem.kind.as_str(),
-        &problem.message,
-    ];
-    errors.append_row(row.as_slice())?;
-    Ok(())
-}
-
-fn append_postback(
-    appender: &mut Appender<'_>,
-    postback_id: i64,
-    run_id: i32,
-    file_id: i64,
-    postback: &Postback,
-) -> Result<(), StoreError> {
-    let occurred_at = postback.occurred_at.map(timestamp);
-    let fixed: [&dyn ToSql; 8] = [
-        &postback_id,
-        &postback.fingerprint,
-        &run_id,
-        &file_id,
-        &(postback.ordinal as i32),
-        &(postback.line as i32),
-        &occurred_at,
-        &postback.utc_offset_minutes,
-    ];
-    let cells: Vec<Cell<'_>> = postback.values.iter().map(|v| Cell(v.as_ref())).collect();
-    let mut row: Vec<&dyn ToSql> = Vec::with_capacity(fixed.len() + cells.len() + 1);
-    row.extend_from_slice(&fixed);
-    row.extend(cells.iter().map(|c| c as &dyn ToSql));
-    row.push(&postback.extra);
-    appender.append_row(row.as_slice())?;
-    Ok(())
-}
-
-/// A typed column value handed to DuckDB without copying its text.
-struct Cell<'v>(Option<&'v Value>);
-
-impl ToSql for Cell<'_> {
-    fn to_sql(&self) -> duckdb::Result<ToSqlOutput<'_>> {
-        Ok(match self.0 {
-            None => ToSqlOutput::Owned(DbValue::Null),
-            Some(Value::Text(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
-            Some(Value::Integer(number)) => ToSqlOutput::Owned(DbValue::BigInt(*number)),
-        })
-    }
-}
-
-fn timestamp(micros: i64) -> DbValue {
-    DbValue::Timestamp(TimeUnit::Microsecond, micros)
 }

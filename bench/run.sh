@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Benchmark postback-archive against the I/O floor and the DuckDB SQL peer.
+#
+#   bench/run.sh            # 200,000-file corpus
+#   bench/run.sh --big      # 1,000,000-file corpus (adds ~10 minutes)
+#   bench/run.sh --files N  # any size
+#
+# Everything runs on this machine, in one run, on the same corpus, with a warm page
+# cache (every measurement reads the corpus after the floor has). Results are printed
+# and written to bench/results.md; BENCHMARKS.md explains them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+files=200000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --big) files=1000000 ;;
+        --files) files="$2"; shift ;;
+        *) echo "usage: bench/run.sh [--big | --files N]" >&2; exit 1 ;;
+    esac
+    shift
+done
+
+cache="$HOME/.cache/postback-archive"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+work="${BENCH_DIR:-$cache/bench}"
+mkdir -p "$work"
+results="bench/results.md"
+raw="$work/measurements.tsv"
+: > "$raw"
+
+echo "== building (release)"
+cargo build --release --quiet --bin postback-archive --example gen_corpus --example floor
+# Copies, so that another build in the same target directory cannot swap them mid-run.
+mkdir -p "$work/bin"
+cp "$CARGO_TARGET_DIR/release/postback-archive" "$CARGO_TARGET_DIR/release/examples/gen_corpus" \
+    "$CARGO_TARGET_DIR/release/examples/floor" "$work/bin/"
+bin="$work/bin/postback-archive"
+examples="$work/bin"
+
+venv="$cache/venv-duckdb-1.5.5"
+if [ ! -x "$venv/bin/duckdb" ]; then
+    echo "== installing the stock DuckDB CLI 1.5.5 (PyPI duckdb-cli)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==1.5.5 duckdb-cli==1.5.5
+fi
+duckdb_cli="$venv/bin/duckdb"
+
+# The generator writes about 0.9 files per postback (bundles, retries); aim at $files.
+corpus="$work/corpus-$files"
+if [ ! -f "$corpus.manifest.json" ]; then
+    rm -rf "$corpus"
+    echo "== generating a corpus of about $files files"
+    "$examples/gen_corpus" --out "$corpus" --postbacks $(( files * 1000 / 895 )) --seed 2026 --days 14 >/dev/null
+fi
+corpus_files=$(find "$corpus" -type f | wc -l)
+echo "== corpus: $corpus ($corpus_files files)"
+
+# measure NAME COMMAND...: elapsed seconds and peak RSS of one run, appended to $raw.
+measure() {
+    local name="$1"; shift
+    local out="$work/time.txt"
+    /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$work/stderr.txt" || {
+        local status=$?
+        # import exits 2 when input files had problems: the corpus has malformed files on purpose.
+        if [ "$status" -ne 2 ]; then cat "$work/stderr.txt" >&2; echo "$name failed ($status)" >&2; exit 1; fi
+    }
+    read -r seconds kb < <(tail -1 "$out")
+    printf '%s\t%s\t%s\n' "$name" "$seconds" "$kb" >> "$raw"
+    printf '   %-28s %8.2f s %8.0f MB\n' "$name" "$seconds" "$(( kb / 1024 ))"
+}
+
+fresh_import() {
+    rm -f "$work/archive.duckdb" "$work/archive.duckdb.wal"
+    measure "$1" "$bin" --quiet --db "$work/archive.duckdb" import "${@:2}" "$corpus"
+}
+
+echo "== measuring (each step 3 times unless noted)"
+for i in 1 2 3; do measure floor "$examples/floor" "$corpus"; done
+for i in 1 2 3; do measure find bash -c "find '$corpus' -type f -printf '%s %T@\n' > /dev/null"; done
+for i in 1 2 3; do fresh_import import; done
+for i in 1 2 3; do measure "import no-op" "$bin" --quiet --db "$work/archive.duckdb" import "$corpus"; done
+fresh_import "import --threads 1" --threads 1
+fresh_import "import --threads 2" --threads 2
+
+echo "== the DuckDB SQL peer (once: it is slow)"
+rm -f "$work/peer.duckdb"
+sed "s#CORPUS#$corpus#" bench/peer.sql > "$work/peer.sql"
+measure "duckdb SQL peer" "$duckdb_cli" "$work/peer.duckdb" -f "$work/peer.sql"
+peer_files=$(find "$corpus" -type f -name '*.xml' | wc -l)
+
+big="$work/archive-10m.duckdb"
+if "$bin" report daily --help >/dev/null 2>&1; then
+echo "== report daily on an archive of 10 million postbacks"
+if [ ! -f "$big" ]; then
+    fresh_import "import (for the 10M archive)" >/dev/null
+    cp "$work/archive.duckdb" "$big"
+    # Copies of the imported postbacks, each shifted by 14 days: realistic values and
+    # volumes per day, 10 million rows in all.
+    copies=$(( 10000000 / $("$duckdb_cli" -noheader -csv "$big" -c "SELECT count(*) FROM postbacks") ))
+    "$duckdb_cli" "$big" -c "
+        CREATE TEMP TABLE base AS SELECT * FROM postbacks;
+        INSERT INTO postbacks SELECT * EXCLUDE (k) REPLACE (
+            postback_id + k * 100000000 AS postback_id,
+            fingerprint + k AS fingerprint,
+            occurred_at + to_days(CAST(14 * k AS INTEGER)) AS occurred_at)
+        FROM base, range(1, $copies) AS copies(k);
+        CHECKPOINT;" >/dev/null
+fi
+big_rows=$("$duckdb_cli" -readonly -noheader -csv "$big" -c "SELECT count(*) FROM postbacks")
+day=$("$duckdb_cli" -readonly -noheader -csv "$big" -c "SELECT CAST(max(occurred_at) AS DATE) - 3 FROM postbacks")
+for i in 1 2 3; do
+    rm -rf "$work/reports"
+    measure "report daily (10M)" "$bin" --quiet --db "$big" report daily --date "$day" --out-dir "$work/reports"
+done
+else
+    echo "== (this build has no report daily; skipped)"
+    big_rows=0 day=none
+fi
+
+if [ "$files" -ge 1000000 ] || [ -n "${BENCH_MEMORY:-}" ]; then
+    echo "== peak memory of a 1,000,000-file import is the import row above"
+fi
+
+python3 bench/table.py "$raw" "$corpus_files" "$peer_files" "$big_rows" "$day" | tee "$results"
+echo "== written to $results"

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Turn bench/run.sh's measurements into the results table and check the targets.
+
+Usage: table.py MEASUREMENTS.tsv CORPUS_FILES PEER_FILES BIG_ROWS DAY
+Each step's time is the median of its runs; memory is the largest peak seen.
+"""
+import platform
+import statistics
+import subprocess
+import sys
+from collections import OrderedDict
+from datetime import datetime, timezone
+
+
+def load(path):
+    steps = OrderedDict()
+    with open(path) as f:
+        for line in f:
+            name, seconds, kb = line.rstrip("\n").split("\t")
+            steps.setdefault(name, []).append((float(seconds), int(kb)))
+    return {name: (statistics.median(s for s, _ in runs), max(k for _, k in runs), len(runs))
+            for name, runs in steps.items()}
+
+
+def main():
+    path, corpus_files, peer_files, big_rows, day = sys.argv[1:6]
+    corpus_files, peer_files, big_rows = int(corpus_files), int(peer_files), int(big_rows)
+    steps = load(path)
+    floor = steps["floor"][0]
+    find = steps["find"][0]
+    peer = steps["duckdb SQL peer"][0]
+    import_time = steps["import"][0]
+    rows = []
+    for name, (seconds, kb, runs) in steps.items():
+        if name.startswith("import (for"):
+            continue
+        files = peer_files if name == "duckdb SQL peer" else corpus_files
+        rate = "" if name.startswith("report") else f"{files / seconds:,.0f}"
+        rows.append(f"| {name} | {runs} | {seconds:.2f} | {rate} | {seconds / floor:.2f} | {kb / 1024:.0f} |")
+    one, two = steps["import --threads 1"][0], steps["import --threads 2"][0]
+    peak = steps["import"][1] / 1024
+    targets = [
+        ("import ≤ 2 × floor", import_time / floor, 2.0, "≤"),
+        ("import ≥ 10 × faster than the DuckDB SQL peer (per file)",
+         (peer / peer_files) / (import_time / corpus_files), 10.0, "≥"),
+        ("no-op import ≤ 1.5 × find", steps["import no-op"][0] / find, 1.5, "≤"),
+        ("2 threads ≥ 1.7 × faster than 1", one / two, 1.7, "≥"),
+        ("peak memory of the import < 300 MB", peak, 300.0, "<"),
+    ]
+    cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    print(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+          f"({cpu} cores, {platform.machine()}), warm page cache.")
+    print(f"Corpus: {corpus_files:,} files ({peer_files:,} plain .xml read by the peer); "
+          f"report daily on {big_rows:,} postbacks for {day}.\n")
+    print("| step | runs | seconds (median) | files/s | × floor | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+    print("\n| target | measured | goal | met |")
+    print("|---|---:|---:|:---:|")
+    for name, value, goal, op in targets:
+        met = value <= goal if op == "≤" else value >= goal if op == "≥" else value < goal
+        print(f"| {name} | {value:.2f} | {op} {goal:g} | {'yes' if met else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,464 @@
+//! Store, helper: the DuckDB C API calls the `duckdb` crate does not offer, kept in
+//! this one file behind a safe interface: opening the database ourselves (so a second
+//! connection can share it) and appending whole data chunks, column by column.
+//!
+//! The import writer appends hundreds of thousands of rows; building 2,048-row chunks
+//! costs about half of what the row-at-a-time appender does (measured: 0.71 s against
+//! 1.46 s for 200,000 postback-shaped rows).
+
+use std::ffi::{CStr, CString, c_char};
+use std::marker::PhantomData;
+use std::path::Path;
+use std::ptr;
+
+use duckdb::ffi;
+
+/// An open database file. Connections borrow it, so it outlives them.
+pub struct Database {
+    handle: ffi::duckdb_database,
+}
+
+impl Database {
+    /// Open `path` with `settings` (name, value); the error is DuckDB's message.
+    pub fn open(path: &Path, settings: &[(&str, &str)]) -> Result<Self, String> {
+        let c_path = c_string(&path.to_string_lossy())?;
+        let mut config: ffi::duckdb_config = ptr::null_mut();
+        // SAFETY: every pointer passed is valid for the call; the config is destroyed below.
+        unsafe {
+            if ffi::duckdb_create_config(&mut config) != ffi::DuckDBSuccess {
+                return Err("cannot create a DuckDB configuration".to_string());
+            }
+            for (name, value) in settings {
+                let (name, value) = (c_string(name)?, c_string(value)?);
+                if ffi::duckdb_set_config(config, name.as_ptr(), value.as_ptr())
+                    != ffi::DuckDBSuccess
+                {
+                    ffi::duckdb_destroy_config(&mut config);
+                    return Err(format!("DuckDB does not accept the setting {name:?}"));
+                }
+            }
+            let mut handle: ffi::duckdb_database = ptr::null_mut();
+            let mut error: *mut c_char = ptr::null_mut();
+            let state = ffi::duckdb_open_ext(c_path.as_ptr(), &mut handle, config, &mut error);
+            ffi::duckdb_destroy_config(&mut config);
+            if state != ffi::DuckDBSuccess {
+                let message = if error.is_null() {
+                    "cannot open the database".to_string()
+                } else {
+                    let message = CStr::from_ptr(error).to_string_lossy().into_owned();
+                    ffi::duckdb_free(error.cast());
+                    message
+                };
+                return Err(message);
+            }
+            Ok(Database { handle })
+        }
+    }
+
+    /// A `duckdb` crate connection to this database, for everything but bulk appends.
+    pub fn connection(&self) -> duckdb::Result<duckdb::Connection> {
+        // SAFETY: the handle is open; the caller keeps `self` alive longer than the
+        // connection (Archive declares the connection first, so it drops first).
+        unsafe { duckdb::Connection::open_from_raw(self.handle) }
+    }
+
+    /// A connection of our own, for a writer that appends data chunks.
+    pub fn raw_connection(&self) -> Result<RawConnection<'_>, String> {
+        let mut handle: ffi::duckdb_connection = ptr::null_mut();
+        // SAFETY: the database handle is open for the lifetime of `self`.
+        if unsafe { ffi::duckdb_connect(self.handle, &mut handle) } != ffi::DuckDBSuccess {
+            return Err("cannot connect to the database".to_string());
+        }
+        Ok(RawConnection {
+            handle,
+            database: PhantomData,
+        })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // SAFETY: closing an open handle once; connections borrowing it are gone.
+        unsafe { ffi::duckdb_close(&mut self.handle) }
+    }
+}
+
+/// A connection that runs plain SQL and creates chunk appenders.
+pub struct RawConnection<'db> {
+    handle: ffi::duckdb_connection,
+    database: PhantomData<&'db Database>,
+}
+
+impl RawConnection<'_> {
+    /// Run SQL without parameters or results; the error is DuckDB's message.
+    pub fn execute(&self, sql: &str) -> Result<(), String> {
+        let c_sql = c_string(sql)?;
+        // SAFETY: duckdb_result is a plain C struct DuckDB fills in; destroyed below.
+        unsafe {
+            let mut result: ffi::duckdb_result = std::mem::zeroed();
+            let state = ffi::duckdb_query(self.handle, c_sql.as_ptr(), &mut result);
+            let error = if state == ffi::DuckDBSuccess {
+                None
+            } else {
+                Some(message(
+                    ffi::duckdb_result_error(&mut result),
+                    "query failed",
+                ))
+            };
+            ffi::duckdb_destroy_result(&mut result);
+            error.map_or(Ok(()), Err)
+        }
+    }
+
+    /// An appender for `table`, in the `temp` catalog when `temporary`.
+    pub fn appender(&self, table: &str, temporary: bool) -> Result<ChunkAppender<'_>, String> {
+        let c_table = c_string(table)?;
+        let catalog = temporary.then(|| c_string("temp")).transpose()?;
+        let catalog_ptr = catalog.as_ref().map_or(ptr::null(), |c| c.as_ptr());
+        let mut handle: ffi::duckdb_appender = ptr::null_mut();
+        // SAFETY: valid C strings and an open connection; the appender is destroyed on drop.
+        let state = unsafe {
+            ffi::duckdb_appender_create_ext(
+                self.handle,
+                catalog_ptr,
+                ptr::null(),
+                c_table.as_ptr(),
+                &mut handle,
+            )
+        };
+        let mut appender = ChunkAppender::new(handle, table);
+        if state != ffi::DuckDBSuccess {
+            return Err(appender.error());
+        }
+        appender.create_chunk();
+        Ok(appender)
+    }
+}
+
+impl Drop for RawConnection<'_> {
+    fn drop(&mut self) {
+        // SAFETY: disconnecting an open handle once.
+        unsafe { ffi::duckdb_disconnect(&mut self.handle) }
+    }
+}
+
+/// The column types a [`ChunkAppender`] can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Boolean,
+    SmallInt,
+    Integer,
+    BigInt,
+    UHugeInt,
+    Timestamp,
+    Varchar,
+}
+
+/// Appends rows to one table a 2,048-row data chunk at a time. Set each column of a
+/// row with the `set_*` methods, then call [`ChunkAppender::end_row`].
+pub struct ChunkAppender<'c> {
+    handle: ffi::duckdb_appender,
+    table: String,
+    kinds: Vec<Kind>,
+    chunk: ffi::duckdb_data_chunk,
+    vectors: Vec<ffi::duckdb_vector>,
+    data: Vec<*mut u8>,
+    row: usize,
+    capacity: usize,
+    connection: PhantomData<&'c ()>,
+}
+
+impl ChunkAppender<'_> {
+    fn new(handle: ffi::duckdb_appender, table: &str) -> Self {
+        ChunkAppender {
+            handle,
+            table: table.to_string(),
+            kinds: Vec::new(),
+            chunk: ptr::null_mut(),
+            vectors: Vec::new(),
+            data: Vec::new(),
+            row: 0,
+            // SAFETY: a constant of the library.
+            capacity: unsafe { ffi::duckdb_vector_size() } as usize,
+            connection: PhantomData,
+        }
+    }
+
+    /// A chunk with the table's own column types, so DuckDB appends it without casting.
+    fn create_chunk(&mut self) {
+        // SAFETY: the appender is valid; the logical types are destroyed after use.
+        unsafe {
+            let count = ffi::duckdb_appender_column_count(self.handle);
+            let mut types: Vec<ffi::duckdb_logical_type> = (0..count)
+                .map(|i| ffi::duckdb_appender_column_type(self.handle, i))
+                .collect();
+            self.kinds = types
+                .iter()
+                .map(|t| kind_of(ffi::duckdb_get_type_id(*t), &self.table))
+                .collect();
+            self.chunk = ffi::duckdb_create_data_chunk(types.as_mut_ptr(), count);
+            for mut logical_type in types {
+                ffi::duckdb_destroy_logical_type(&mut logical_type);
+            }
+        }
+        self.fetch_vectors();
+    }
+
+    /// Vector and data pointers change when a chunk is reset; fetch them again.
+    fn fetch_vectors(&mut self) {
+        // SAFETY: the chunk is valid and has one vector per column.
+        unsafe {
+            self.vectors = (0..self.kinds.len())
+                .map(|i| ffi::duckdb_data_chunk_get_vector(self.chunk, i as u64))
+                .collect();
+            self.data = self
+                .vectors
+                .iter()
+                .map(|v| ffi::duckdb_vector_get_data(*v).cast())
+                .collect();
+        }
+    }
+
+    fn slot<T>(&mut self, column: usize, kind: Kind) -> *mut T {
+        assert_eq!(
+            self.kinds[column], kind,
+            "column {column} of {} is not {kind:?}",
+            self.table
+        );
+        // SAFETY: row < capacity, and the vector's data holds `capacity` values of T.
+        unsafe { self.data[column].cast::<T>().add(self.row) }
+    }
+
+    /// NULL in any column.
+    pub fn set_null(&mut self, column: usize) {
+        // SAFETY: the vector is valid; its validity mask is made writable first.
+        unsafe {
+            let vector = self.vectors[column];
+            ffi::duckdb_vector_ensure_validity_writable(vector);
+            ffi::duckdb_validity_set_row_invalid(
+                ffi::duckdb_vector_get_validity(vector),
+                self.row as u64,
+            );
+        }
+    }
+
+    fn set<T>(&mut self, column: usize, kind: Kind, value: Option<T>) {
+        match value {
+            // SAFETY: `slot` checked the column's type and the row's bounds.
+            Some(value) => unsafe { self.slot::<T>(column, kind).write(value) },
+            None => self.set_null(column),
+        }
+    }
+
+    pub fn set_bool(&mut self, column: usize, value: Option<bool>) {
+        self.set(column, Kind::Boolean, value);
+    }
+
+    pub fn set_i16(&mut self, column: usize, value: Option<i16>) {
+        self.set(column, Kind::SmallInt, value);
+    }
+
+    pub fn set_i32(&mut self, column: usize, value: Option<i32>) {
+        self.set(column, Kind::Integer, value);
+    }
+
+    pub fn set_i64(&mut self, column: usize, value: Option<i64>) {
+        self.set(column, Kind::BigInt, value);
+    }
+
+    /// A `TIMESTAMP`: microseconds since the epoch.
+    pub fn set_timestamp(&mut self, column: usize, micros: Option<i64>) {
+        self.set(column, Kind::Timestamp, micros);
+    }
+
+    pub fn set_u128(&mut self, column: usize, value: Option<u128>) {
+        let value = value.map(|v| ffi::duckdb_uhugeint {
+            lower: v as u64,
+            upper: (v >> 64) as u64,
+        });
+        self.set(column, Kind::UHugeInt, value);
+    }
+
+    /// VARCHAR (and JSON, a VARCHAR with an alias); DuckDB copies the text.
+    pub fn set_str(&mut self, column: usize, value: Option<&str>) {
+        assert_eq!(
+            self.kinds[column],
+            Kind::Varchar,
+            "column {column} of {} is not text",
+            self.table
+        );
+        match value {
+            // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies the bytes.
+            Some(text) => unsafe {
+                let bytes = text.as_ptr().cast::<c_char>();
+                ffi::duckdb_vector_assign_string_element_len(
+                    self.vectors[column],
+                    self.row as u64,
+                    bytes,
+                    text.len() as u64,
+                );
+            },
+            None => self.set_null(column),
+        }
+    }
+
+    /// Finish the current row; a full chunk goes to DuckDB.
+    pub fn end_row(&mut self) -> Result<(), String> {
+        self.row += 1;
+        if self.row == self.capacity {
+            self.append_chunk()
+        } else {
+            Ok(())
+        }
+    }
+
+    fn append_chunk(&mut self) -> Result<(), String> {
+        if self.row == 0 {
+            return Ok(());
+        }
+        // SAFETY: the chunk holds `row` complete rows of the appender's own types.
+        let state = unsafe {
+            ffi::duckdb_data_chunk_set_size(self.chunk, self.row as u64);
+            let state = ffi::duckdb_append_data_chunk(self.handle, self.chunk);
+            ffi::duckdb_data_chunk_reset(self.chunk);
+            state
+        };
+        self.row = 0;
+        self.fetch_vectors();
+        if state == ffi::DuckDBSuccess {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// Hand every appended row to the connection's transaction.
+    pub fn flush(&mut self) -> Result<(), String> {
+        self.append_chunk()?;
+        // SAFETY: the appender is valid.
+        if unsafe { ffi::duckdb_appender_flush(self.handle) } == ffi::DuckDBSuccess {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    fn error(&self) -> String {
+        // SAFETY: the appender owns its error message.
+        let detail = unsafe { message(ffi::duckdb_appender_error(self.handle), "append failed") };
+        format!("appending to {}: {detail}", self.table)
+    }
+}
+
+impl Drop for ChunkAppender<'_> {
+    fn drop(&mut self) {
+        // SAFETY: destroying what `new`/`create_chunk` created, once. Rows not flushed
+        // are discarded: the writer flushes explicitly and checks the result.
+        unsafe {
+            if !self.chunk.is_null() {
+                ffi::duckdb_destroy_data_chunk(&mut self.chunk);
+            }
+            ffi::duckdb_appender_destroy(&mut self.handle);
+        }
+    }
+}
+
+fn kind_of(type_id: ffi::DUCKDB_TYPE, table: &str) -> Kind {
+    match type_id {
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN => Kind::Boolean,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_SMALLINT => Kind::SmallInt,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_INTEGER => Kind::Integer,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT => Kind::BigInt,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_UHUGEINT => Kind::UHugeInt,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_TIMESTAMP => Kind::Timestamp,
+        ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR => Kind::Varchar,
+        other => panic!(
+            "{table} has a column of DuckDB type {other}, which the chunk appender does not write"
+        ),
+    }
+}
+
+fn c_string(text: &str) -> Result<CString, String> {
+    CString::new(text).map_err(|_| format!("{text:?} contains a NUL byte"))
+}
+
+/// # Safety
+/// `text` is null or a valid C string.
+unsafe fn message(text: *const c_char, fallback: &str) -> String {
+    if text.is_null() {
+        fallback.to_string()
+    } else {
+        // SAFETY: non-null and NUL-terminated per the contract.
+        unsafe { CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_every_kind_across_several_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(&dir.path().join("t.duckdb"), &[]).unwrap();
+        let raw = database.raw_connection().unwrap();
+        raw.execute("CREATE TABLE t (b BOOLEAN, s SMALLINT, i INTEGER, l BIGINT, h UHUGEINT, ts TIMESTAMP, v VARCHAR, j JSON)")
+            .unwrap();
+        raw.execute("BEGIN").unwrap();
+        let mut appender = raw.appender("t", false).unwrap();
+        for n in 0..5000_i64 {
+            let null = n % 3 == 0;
+            appender.set_bool(0, (!null).then_some(n % 2 == 0));
+            appender.set_i16(1, Some(n as i16));
+            appender.set_i32(2, (!null).then_some(n as i32));
+            appender.set_i64(3, Some(n * 1_000_000_007));
+            appender.set_u128(4, Some(u128::MAX - n as u128));
+            appender.set_timestamp(5, (!null).then_some(n * 1_000_000));
+            appender.set_str(
+                6,
+                (!null)
+                    .then(|| format!("row {n} with a longer text than twelve"))
+                    .as_deref(),
+            );
+            appender.set_str(7, Some("[1]"));
+            appender.end_row().unwrap();
+        }
+        appender.flush().unwrap();
+        drop(appender);
+        raw.execute("COMMIT").unwrap();
+        let conn = database.connection().unwrap();
+        let row: (i64, i64, String, String, String) = conn
+            .query_row(
+                "SELECT count(*), count(i), max(h)::VARCHAR, max(v), (SELECT ts::VARCHAR FROM t WHERE l = 4999::BIGINT * 1000000007)
+                 FROM t",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                5000,
+                3333,
+                u128::MAX.to_string(),
+                "row 998 with a longer text than twelve".to_string(),
+                "1970-01-01 01:23:19".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn reports_duckdbs_own_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(&dir.path().join("t.duckdb"), &[]).unwrap();
+        let raw = database.raw_connection().unwrap();
+        assert_eq!(
+            raw.execute("SELEC 1").unwrap_err().lines().next().unwrap(),
+            "Parser Error: syntax error at or near \"SELEC\""
+        );
+        let missing = raw.appender("missing", false).err().unwrap();
+        assert!(missing.starts_with("appending to missing: "), "{missing}");
+    }
+}
