@@ -45,6 +45,9 @@ if [ ! -x "$venv/bin/duckdb" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==1.5.5 duckdb-cli==1.5.5
 fi
 duckdb_cli="$venv/bin/duckdb"
+if ! "$venv/bin/python" -c 'import lxml' 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check lxml
+fi
 
 # The generator writes about 0.9 files per postback (bundles, retries); aim at $files.
 corpus="$work/corpus-$files"
@@ -88,6 +91,10 @@ rm -f "$work/peer.duckdb"
 sed "s#CORPUS#$corpus#" bench/peer.sql > "$work/peer.sql"
 measure "duckdb SQL peer" "$duckdb_cli" "$work/peer.duckdb" -f "$work/peer.sql"
 peer_files=$(find "$corpus" -type f -name '*.xml' | wc -l)
+
+echo "== the Python peer: lxml and duckdb (once)"
+rm -f "$work/peer-lxml.duckdb"
+measure "python lxml peer" "$venv/bin/python" bench/peer_lxml.py "$corpus" "$work/peer-lxml.duckdb"
 
 big="$work/archive-10m.duckdb"
 if "$bin" report daily --help >/dev/null 2>&1; then
