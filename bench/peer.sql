@@ -2,6 +2,7 @@
 -- postback-archive. One row per file, a regular expression per field, over the
 -- plain .xml files of the corpus (DuckDB's file readers cannot gunzip them one by one). bench/run.sh replaces
 -- CORPUS with the corpus directory.
+SET preserve_insertion_order = false;
 CREATE TABLE postbacks AS
 SELECT
     filename,
