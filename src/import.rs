@@ -1,13 +1,15 @@
 //! Import: runs discover -> parse -> normalize -> store for one `import` command.
 //!
 //! The one place that decides how work is spread over threads: a walker thread feeds
-//! chunks of files through a bounded channel to a rayon pool that reads, parses and
-//! normalizes them in order; the calling thread is the single writer. Everything it
-//! calls is single-threaded and testable on its own.
+//! numbered chunks of files through a bounded channel to a rayon pool, whose idle
+//! workers each read, parse and normalize the next chunk; the calling thread is the
+//! single writer and stores the chunks in walk order. Everything it calls is
+//! single-threaded and testable on its own.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -165,55 +167,83 @@ fn import_parallel(
         .build()
         .expect("a thread pool of a few threads can be built");
     let (found_tx, found_rx) = sync_channel::<Vec<Found>>(CHUNKS_IN_FLIGHT);
-    let (record_tx, record_rx) = sync_channel::<Vec<FileRecord>>(CHUNKS_IN_FLIGHT);
+    let (record_tx, record_rx) = sync_channel::<(usize, Vec<FileRecord>)>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
         let named = |name: &str| std::thread::Builder::new().name(name.to_string());
         named("walk")
             .spawn_scoped(scope, move || {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                let send = |chunk: Vec<Found>| {
-                    observer.found(chunk.len() as u64);
+                walk_in_chunks(ledger, options, walk_counters, observer, |chunk| {
                     found_tx.send(chunk).is_ok()
-                };
-                discover::walk(
-                    &options.roots,
-                    ledger,
-                    options.walk,
-                    walk_counters,
-                    |found| {
-                        chunk.push(found);
-                        chunk.len() < CHUNK
-                            || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                    },
-                );
-                if !chunk.is_empty() {
-                    send(chunk);
-                }
+                })
             })
             .expect("the walker thread starts");
         named("read")
             .spawn_scoped(scope, move || {
-                for chunk in found_rx {
-                    let candidates = chunk.len();
-                    let records: Vec<FileRecord> = pool.install(|| {
-                        chunk
-                            .into_par_iter()
-                            .filter_map(|found| to_record(found, options, walk_counters))
-                            .collect()
+                // Each idle worker takes the next chunk: no worker waits for another's
+                // chunk to finish. Chunks are numbered so the writer can restore order.
+                pool.install(|| {
+                    let chunks = found_rx.into_iter().enumerate().par_bridge();
+                    let _ = chunks.try_for_each(|(number, chunk)| {
+                        let candidates = chunk.len();
+                        let records: Vec<FileRecord> = chunk
+                            .into_iter()
+                            .filter_map(|f| to_record(f, options, walk_counters))
+                            .collect();
+                        observer.skipped((candidates - records.len()) as u64);
+                        record_tx.send((number, records))
                     });
-                    observer.skipped((candidates - records.len()) as u64);
-                    if record_tx.send(records).is_err() {
-                        return;
-                    }
-                }
+                })
             })
             .expect("the reader thread starts");
-        for records in record_rx {
+        write_in_order(record_rx, writer, observer)
+    })
+}
+
+/// Walk the roots and hand the candidates on in chunks; stops when `send` fails.
+fn walk_in_chunks(
+    ledger: &Ledger,
+    options: &ImportOptions,
+    walk_counters: &WalkCounters,
+    observer: &dyn Observer,
+    mut send: impl FnMut(Vec<Found>) -> bool,
+) {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut send = |chunk: Vec<Found>| {
+        observer.found(chunk.len() as u64);
+        send(chunk)
+    };
+    discover::walk(
+        &options.roots,
+        ledger,
+        options.walk,
+        walk_counters,
+        |found| {
+            chunk.push(found);
+            chunk.len() < CHUNK || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+        },
+    );
+    if !chunk.is_empty() {
+        send(chunk);
+    }
+}
+
+/// Store numbered chunks in their walk order, holding back those that arrive early.
+fn write_in_order(
+    chunks: Receiver<(usize, Vec<FileRecord>)>,
+    writer: &mut ImportWriter<'_>,
+    observer: &dyn Observer,
+) -> Result<(), StoreError> {
+    let mut early = BTreeMap::new();
+    let mut next = 0;
+    for (number, records) in chunks {
+        early.insert(number, records);
+        while let Some(records) = early.remove(&next) {
             records.iter().for_each(|record| observer.stored(record));
             writer.write(records)?;
+            next += 1;
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// Read, parse and normalize one file: everything between discovery and the store.
