@@ -37,7 +37,8 @@ def main():
         files = peer_files if name == "duckdb SQL peer" else corpus_files
         rate = "" if name.startswith("report") else f"{files / seconds:,.0f}"
         rows.append(f"| {name} | {runs} | {seconds:.2f} | {rate} | {seconds / floor:.2f} | {kb / 1024:.0f} |")
-    one, two = steps["import --threads 1"][0], steps["import --threads 2"][0]
+    # `import` runs with the default of one worker thread per core (2 here).
+    one, two = steps["import --threads 1"][0], import_time
     peak = steps["import"][1] / 1024
     targets = [
         ("import ≤ 2 × floor", import_time / floor, 2.0, "≤"),
@@ -48,6 +49,7 @@ def main():
         ("2 threads ≥ 1.7 × faster than 1", one / two, 1.7, "≥"),
         ("peak memory of the import < 300 MB", peak, 300.0, "<"),
     ]
+    storage = steps["storage floor"][0]
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     print(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} "
           f"({cpu} cores, {platform.machine()}), warm page cache.")
@@ -61,6 +63,11 @@ def main():
     for name, value, goal, op in targets:
         met = value <= goal if op == "≤" else value >= goal if op == "≥" else value < goal
         print(f"| {name} | {value:.2f} | {op} {goal:g} | {'yes' if met else 'NO'} |")
+    bound = floor + storage / 2
+    print(f"\nDuckDB alone stores the imported rows in {storage:.2f} s on one thread. Reading the "
+          f"files takes both cores for {floor:.2f} s, so even with perfect overlap and free parsing "
+          f"an import needs about {floor:.2f} + {storage:.2f} / 2 = {bound:.2f} s "
+          f"({bound / floor:.2f} × floor); this import took {import_time:.2f} s ({import_time / bound:.2f} × that bound).")
 
 
 if __name__ == "__main__":
