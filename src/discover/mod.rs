@@ -7,7 +7,6 @@
 mod read;
 mod walk;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,29 +34,86 @@ pub fn path_key(path: &str) -> u128 {
     xxh3_128(path.as_bytes())
 }
 
-/// The file ledger, keyed by a 128-bit hash of the path so that it costs about 60
-/// bytes per file however long the paths are.
+/// The file ledger: what the archive knows of each file, looked up by the 128-bit
+/// hash of its path. Kept as one sorted array of fixed-size entries (56 bytes a file,
+/// however long the paths) so that a nightly run over millions of files stays small.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    files: HashMap<u128, KnownFile>,
+    entries: Vec<LedgerEntry>,
+}
+
+/// One file of the ledger, packed: halves of the 128-bit values keep it 8-aligned.
+#[derive(Debug, Clone, Copy)]
+struct LedgerEntry {
+    path_key: [u64; 2],
+    file_id: i64,
+    size: u64,
+    modified_us: i64,
+    /// `[0, 0]` for a file never hashed (an xxh3-128 of 0 does not happen in practice).
+    content_hash: [u64; 2],
+}
+
+fn halves(value: u128) -> [u64; 2] {
+    [(value >> 64) as u64, value as u64]
+}
+
+fn whole(halves: [u64; 2]) -> u128 {
+    (u128::from(halves[0]) << 64) | u128::from(halves[1])
 }
 
 impl Ledger {
-    /// Record a file under its [`path_key`].
-    pub fn insert(&mut self, path_key: u128, file: KnownFile) {
-        self.files.insert(path_key, file);
+    /// A ledger with room for `files` entries.
+    pub fn with_capacity(files: usize) -> Self {
+        Ledger {
+            entries: Vec::with_capacity(files),
+        }
     }
 
-    pub fn get(&self, path: &str) -> Option<&KnownFile> {
-        self.files.get(&path_key(path))
+    /// Record a file under its [`path_key`]; call [`Ledger::seal`] when all are in.
+    pub fn insert(&mut self, path_key: u128, file: KnownFile) {
+        self.entries.push(LedgerEntry {
+            path_key: halves(path_key),
+            file_id: file.file_id,
+            size: file.size,
+            modified_us: file.modified_us,
+            content_hash: halves(file.content_hash.unwrap_or(0)),
+        });
+    }
+
+    /// Sort the entries for lookup; a later insert of the same key wins.
+    pub fn seal(&mut self) {
+        self.entries.sort_by_key(|e| e.path_key);
+        self.entries.dedup_by(|later, earlier| {
+            let same = later.path_key == earlier.path_key;
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+    }
+
+    pub fn get(&self, path: &str) -> Option<KnownFile> {
+        let key = halves(path_key(path));
+        let index = self
+            .entries
+            .binary_search_by_key(&key, |e| e.path_key)
+            .ok()?;
+        let entry = self.entries[index];
+        let content_hash = whole(entry.content_hash);
+        Some(KnownFile {
+            file_id: entry.file_id,
+            size: entry.size,
+            modified_us: entry.modified_us,
+            content_hash: (content_hash != 0).then_some(content_hash),
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.entries.is_empty()
     }
 }
 
@@ -110,4 +166,29 @@ pub enum DiscoverError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_finds_files_by_path_and_keeps_the_last_entry_of_a_path() {
+        let file = |file_id, content_hash| KnownFile {
+            file_id,
+            size: 10,
+            modified_us: 20,
+            content_hash,
+        };
+        let mut ledger = Ledger::default();
+        ledger.insert(path_key("/a/1.xml"), file(1, Some(u128::MAX)));
+        ledger.insert(path_key("/a/2.xml"), file(2, None));
+        ledger.insert(path_key("/a/1.xml"), file(3, Some(7)));
+        ledger.seal();
+        assert_eq!(ledger.len(), 2);
+        assert_eq!(ledger.get("/a/1.xml"), Some(file(3, Some(7))));
+        assert_eq!(ledger.get("/a/2.xml"), Some(file(2, None)));
+        assert_eq!(ledger.get("/a/3.xml"), None);
+        assert_eq!(std::mem::size_of::<LedgerEntry>(), 56);
+    }
 }

@@ -100,7 +100,7 @@ fn consider(
     }
     counters.seen.fetch_add(1, Ordering::Relaxed);
     let display = path.display().to_string();
-    let known = ledger.get(&display).copied();
+    let known = ledger.get(&display);
     Some(Found::File(FileToRead {
         path: path.to_path_buf(),
         display,
@@ -215,6 +215,7 @@ mod tests {
             crate::discover::path_key(&path.display().to_string()),
             known(11),
         );
+        ledger.seal();
         let counters = WalkCounters::default();
         let mut found = Vec::new();
         walk(

@@ -165,8 +165,12 @@ pub struct ChunkAppender<'c> {
     data: Vec<*mut u8>,
     row: usize,
     capacity: usize,
+    chunks_buffered: usize,
     connection: PhantomData<&'c ()>,
 }
+
+/// Chunks an appender buffers before handing them to the transaction (16,384 rows).
+const CHUNKS_PER_FLUSH: usize = 8;
 
 impl ChunkAppender<'_> {
     fn new(handle: ffi::duckdb_appender, table: &str) -> Self {
@@ -180,6 +184,7 @@ impl ChunkAppender<'_> {
             row: 0,
             // SAFETY: a constant of the library.
             capacity: unsafe { ffi::duckdb_vector_size() } as usize,
+            chunks_buffered: 0,
             connection: PhantomData,
         }
     }
@@ -325,7 +330,23 @@ impl ChunkAppender<'_> {
         };
         self.row = 0;
         self.fetch_vectors();
-        if state == ffi::DuckDBSuccess {
+        if state != ffi::DuckDBSuccess {
+            return Err(self.error());
+        }
+        // DuckDB's appender keeps chunks until it is flushed: hand them to the
+        // transaction every few chunks so that a batch does not sit in memory twice.
+        self.chunks_buffered += 1;
+        if self.chunks_buffered == CHUNKS_PER_FLUSH {
+            self.flush_buffered()
+        } else {
+            Ok(())
+        }
+    }
+
+    fn flush_buffered(&mut self) -> Result<(), String> {
+        self.chunks_buffered = 0;
+        // SAFETY: the appender is valid.
+        if unsafe { ffi::duckdb_appender_flush(self.handle) } == ffi::DuckDBSuccess {
             Ok(())
         } else {
             Err(self.error())
@@ -335,12 +356,7 @@ impl ChunkAppender<'_> {
     /// Hand every appended row to the connection's transaction.
     pub fn flush(&mut self) -> Result<(), String> {
         self.append_chunk()?;
-        // SAFETY: the appender is valid.
-        if unsafe { ffi::duckdb_appender_flush(self.handle) } == ffi::DuckDBSuccess {
-            Ok(())
-        } else {
-            Err(self.error())
-        }
+        self.flush_buffered()
     }
 
     fn error(&self) -> String {
