@@ -70,7 +70,7 @@ const BATCH_FILES: usize = 131_072;
 const BATCH_AGE: Duration = Duration::from_secs(20);
 
 /// DuckDB's memory during an import (its cache of written blocks, mostly).
-const IMPORT_MEMORY_LIMIT: &str = "96MB";
+const IMPORT_MEMORY_LIMIT: &str = "64MB";
 
 /// Files per batch: [`BATCH_FILES`], or `POSTBACK_ARCHIVE_BATCH_FILES` when set,
 /// which the crash tests use to get many commits out of a small archive.
