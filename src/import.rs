@@ -58,7 +58,7 @@ pub struct ImportOutcome {
 /// Files per chunk handed from the walker to the parsers, and chunks in flight:
 /// enough for the parsers to run on while the writer commits a batch.
 const CHUNK: usize = 256;
-const CHUNKS_IN_FLIGHT: usize = 16;
+const CHUNKS_IN_FLIGHT: usize = 32;
 
 /// Import `options.roots` into `archive` as one import run.
 pub fn run_import(

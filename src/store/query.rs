@@ -52,6 +52,19 @@ pub struct Column {
     pub numeric: bool,
 }
 
+impl Column {
+    /// A BIGINT (numeric) or VARCHAR column, for tests of the outputs.
+    #[cfg(test)]
+    pub fn for_test(name: &str, numeric: bool) -> Self {
+        let type_name = if numeric { "BIGINT" } else { "VARCHAR" }.to_string();
+        Column {
+            name: name.to_string(),
+            type_name,
+            numeric,
+        }
+    }
+}
+
 /// One value of a result row, independent of DuckDB. Times are kept as numbers since
 /// the Unix epoch (UTC), as DuckDB stores them, so that nothing is lost or rounded.
 #[derive(Debug, Clone, PartialEq)]

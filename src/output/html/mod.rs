@@ -320,11 +320,7 @@ mod tests {
     use super::*;
 
     fn column(name: &str, numeric: bool) -> Column {
-        Column {
-            name: name.to_string(),
-            type_name: if numeric { "BIGINT" } else { "VARCHAR" }.to_string(),
-            numeric,
-        }
+        Column::for_test(name, numeric)
     }
 
     fn document(sections: Vec<HtmlSection>) -> HtmlDocument {

@@ -10,7 +10,7 @@ use crate::store::raw::ChunkAppender;
 
 type Appended = Result<(), String>;
 
-/// One `postbacks` row: fixed columns, then the typed columns, then `extra`.
+/// One `postbacks` row: where it was seen, then its time, typed columns and `extra`.
 pub fn postback(
     a: &mut ChunkAppender<'_>,
     postback_id: i64,
@@ -18,12 +18,7 @@ pub fn postback(
     file_id: i64,
     p: &Postback,
 ) -> Appended {
-    a.set_i64(0, Some(postback_id));
-    a.set_u128(1, Some(p.fingerprint));
-    a.set_i32(2, Some(run_id));
-    a.set_i64(3, Some(file_id));
-    a.set_i32(4, Some(p.ordinal as i32));
-    a.set_i32(5, Some(p.line as i32));
+    sighting(a, postback_id, run_id, file_id, p);
     a.set_timestamp(6, p.occurred_at);
     a.set_i16(7, p.utc_offset_minutes);
     const TYPED: usize = 8;
@@ -46,13 +41,19 @@ pub fn duplicate(
     file_id: i64,
     p: &Postback,
 ) -> Appended {
+    sighting(a, postback_id, run_id, file_id, p);
+    a.end_row()
+}
+
+/// The first six columns, which `postbacks` and `duplicates` share: which postback,
+/// and where (run, file, place in the file, line) it was seen.
+fn sighting(a: &mut ChunkAppender<'_>, postback_id: i64, run_id: i32, file_id: i64, p: &Postback) {
     a.set_i64(0, Some(postback_id));
     a.set_u128(1, Some(p.fingerprint));
     a.set_i32(2, Some(run_id));
     a.set_i64(3, Some(file_id));
     a.set_i32(4, Some(p.ordinal as i32));
     a.set_i32(5, Some(p.line as i32));
-    a.end_row()
 }
 
 /// One `import_errors` row.
