@@ -30,11 +30,11 @@ raw="$work/measurements.tsv"
 : > "$raw"
 
 echo "== building (release)"
-cargo build --release --quiet --bin postback-archive --example gen_corpus --example floor
+cargo build --release --quiet --bin postback-archive --example gen_corpus --example floor --example parse_speed
 # Copies, so that another build in the same target directory cannot swap them mid-run.
 mkdir -p "$work/bin"
 cp "$CARGO_TARGET_DIR/release/postback-archive" "$CARGO_TARGET_DIR/release/examples/gen_corpus" \
-    "$CARGO_TARGET_DIR/release/examples/floor" "$work/bin/"
+    "$CARGO_TARGET_DIR/release/examples/floor" "$CARGO_TARGET_DIR/release/examples/parse_speed" "$work/bin/"
 bin="$work/bin/postback-archive"
 examples="$work/bin"
 
@@ -91,6 +91,11 @@ for i in 1 2 3; do
     measure find bash -c "find '$corpus' -type f -printf '%s %T@\n' > /dev/null"
     measure "import no-op" "$bin" --quiet --db "$work/archive.duckdb" import "$corpus"
 done
+
+echo "== parsing and normalizing alone (one thread, files already in memory)"
+parse_seconds=$("$examples/parse_speed" "$corpus" | sed 's/.*parse_seconds=//')
+printf 'parse (one thread)\t%s\t0\n' "$parse_seconds" >> "$raw"
+echo "   parse (one thread)               $parse_seconds s"
 
 echo "== DuckDB storing the same rows, alone (one thread): the storage part of the import"
 rm -f "$work/store-floor.duckdb"

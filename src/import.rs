@@ -94,7 +94,7 @@ pub fn run_import(
             } else {
                 RunStatus::Ok
             };
-            runs::finish_run(conn, run_id, &counters, status, None)?;
+            runs::finish_run(conn, run_id, Some(&counters), status, None)?;
             Ok(ImportOutcome {
                 run_id,
                 counters,
@@ -103,20 +103,8 @@ pub fn run_import(
             })
         }
         Err(error) => {
-            let (seen, skipped, other) = walk_counters.snapshot();
-            let counters = RunCounters {
-                files_seen: seen,
-                files_skipped: skipped,
-                files_other: other,
-                ..RunCounters::default()
-            };
-            let _ = runs::finish_run(
-                conn,
-                run_id,
-                &counters,
-                RunStatus::Failed,
-                Some(&error.to_string()),
-            );
+            let message = error.to_string();
+            let _ = runs::finish_run(conn, run_id, None, RunStatus::Failed, Some(&message));
             Err(error)
         }
     }

@@ -79,16 +79,19 @@ pub fn counters_sql(run_id: i32, c: &RunCounters) -> String {
     )
 }
 
-/// Close a run with its final counters and status.
+/// Close a run with its status; `counters` are the final ones, or `None` for a run
+/// that failed, whose row keeps the counts of the batches it committed.
 pub fn finish_run(
     conn: &Connection,
     run_id: i32,
-    counters: &RunCounters,
+    counters: Option<&RunCounters>,
     status: RunStatus,
     message: Option<&str>,
 ) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN TRANSACTION")?;
-    update_counters(conn, run_id, counters)?;
+    if let Some(counters) = counters {
+        update_counters(conn, run_id, counters)?;
+    }
     conn.execute(
         "UPDATE import_runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
         params![status.as_str(), utc_now(), message, run_id],
