@@ -20,12 +20,19 @@ messages AS (
     FROM outbound_messages
     WHERE occurred_at >= $from AND occurred_at < $to
 ),
+receipts AS (
+    -- Receipts come after their send, so none before the period can match: the bound
+    -- lets DuckDB skip the archive's older row groups.
+    SELECT tracking_id, occurred_at AS received_at
+    FROM outbound_messages
+    WHERE delivery_state IN ('delivered', 'failed', 'expired', 'rejected', 'not_supported')
+      AND tracking_id IS NOT NULL
+      AND occurred_at >= $from
+),
 latencies AS (
-    SELECT date_diff('second', s.occurred_at, min(r.occurred_at)) AS seconds
+    SELECT date_diff('second', s.occurred_at, min(r.received_at)) AS seconds
     FROM outbound_messages s
-    LEFT JOIN outbound_messages r
-           ON r.tracking_id = s.tracking_id AND r.occurred_at >= s.occurred_at
-          AND r.delivery_state IN ('delivered', 'failed', 'expired', 'rejected', 'not_supported')
+    LEFT JOIN receipts r ON r.tracking_id = s.tracking_id AND r.received_at >= s.occurred_at
     WHERE s.delivery_state = 'sent'
       AND s.occurred_at >= $from AND s.occurred_at < $to
     GROUP BY s.postback_id, s.occurred_at
