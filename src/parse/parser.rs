@@ -259,14 +259,22 @@ impl<'t> Parser<'t> {
     }
 
     fn emit(&mut self, frame: Frame<'t>) {
+        let mut attributes = frame.attributes;
         if let Some(parent) = self.stack.last_mut() {
             parent.holds_postback = true;
+            // `<POSTBACK xmlns:…><NOTIFICATION>…`: the wrapper's attributes belong to
+            // the one postback it wraps.
+            if parent.name.eq_ignore_ascii_case("POSTBACK") && !parent.attributes.is_empty() {
+                let mut inherited = std::mem::take(&mut parent.attributes);
+                inherited.append(&mut attributes);
+                attributes = inherited;
+            }
         }
         let ordinal = self.out.postbacks.len() as u32 + 1;
         self.out.postbacks.push(RawPostback {
             ordinal,
             position: frame.position,
-            attributes: frame.attributes,
+            attributes,
             fields: frame.fields,
         });
     }

@@ -433,6 +433,20 @@ fn bare_ampersand_and_unknown_entity_are_kept_as_text() {
 }
 
 #[test]
+fn attributes_of_a_postback_wrapping_a_notification_stay_with_it() {
+    let xml = b"<POSTBACK xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n<NOTIFICATION id=\"9\"><ORIGIN>MMS_MO</ORIGIN><CODE>N401</CODE></NOTIFICATION>\n</POSTBACK>\n";
+    let postback = only_postback(xml);
+    assert_eq!(
+        postback.attributes,
+        [
+            Field::new("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+            Field::new("id", "9"),
+        ]
+    );
+    assert_eq!(fields(&postback), [("ORIGIN", "MMS_MO"), ("CODE", "N401")]);
+}
+
+#[test]
 fn unknown_nested_groups_and_attributes_become_path_fields() {
     let xml = b"<POSTBACK id=\"7\"><ORIGIN>X</ORIGIN><META kind=\"a\"><K>v</K></META><FILE type=\"img\">u</FILE>text</POSTBACK>";
     let postback = only_postback(xml);
