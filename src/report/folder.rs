@@ -4,7 +4,8 @@
 //! `NAME` only when every file is written; a reader (or a web server) never sees a
 //! half-written day. An existing `NAME` is renamed aside first and deleted after,
 //! so re-running a day replaces it. Dropped without [`StagedFolder::commit`], the
-//! staging folder is removed and any earlier `NAME` stays as it was.
+//! staging folder is removed and any earlier `NAME` stays as it was. What a killed
+//! run leaves behind is cleaned up by the next run of the same day.
 
 use std::fs;
 use std::io;
@@ -22,6 +23,7 @@ impl StagedFolder {
     /// Create the staging folder for `parent/name`, creating `parent` if needed.
     pub fn create(parent: &Path, name: &str) -> io::Result<Self> {
         fs::create_dir_all(parent)?;
+        clean_up_after_killed_runs(parent, name)?;
         let staging = parent.join(format!(".{name}.{}.tmp", std::process::id()));
         if staging.exists() {
             // Left by a killed run that had this process id.
@@ -61,6 +63,46 @@ impl StagedFolder {
         }
         Ok(self.target.clone())
     }
+}
+
+/// Remove what a run killed mid-write left of `parent/name`: its `.NAME.PID.tmp`
+/// staging folder, and put back a `.NAME.PID.old` it had moved aside when `NAME` is
+/// missing. Only folders of processes that are no longer running are touched, so a
+/// run of the same day in progress keeps its own.
+fn clean_up_after_killed_runs(parent: &Path, name: &str) -> io::Result<()> {
+    let prefix = format!(".{name}.");
+    for entry in fs::read_dir(parent)? {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some((pid, suffix)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if process_is_running(pid) {
+            continue;
+        }
+        let target = parent.join(name);
+        match suffix {
+            "old" if !target.exists() => fs::rename(entry.path(), target)?,
+            "tmp" | "old" => fs::remove_dir_all(entry.path())?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a process with this id exists (Linux `/proc`; elsewhere, assume it does,
+/// which leaves a stale folder rather than removing a live one).
+fn process_is_running(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    pid == std::process::id()
+        || !proc_root.join("self").exists()
+        || proc_root.join(pid.to_string()).exists()
 }
 
 impl Drop for StagedFolder {
@@ -110,6 +152,39 @@ mod tests {
         drop(abandoned);
         assert_eq!(names(&parent), ["2026-11-01"]);
         assert_eq!(names(&target), ["new.csv"]);
+        fs::remove_dir_all(&parent).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_killed_runs_are_cleaned_up_and_live_ones_kept() {
+        let parent =
+            std::env::temp_dir().join(format!("postback-archive-leftovers-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&parent);
+        // No process has id 4,000,000,000 (Linux ids stay below 2^22).
+        let dead = 4_000_000_000u32;
+        let live = std::process::id();
+        fs::create_dir_all(parent.join(format!(".2026-11-01.{dead}.tmp"))).unwrap();
+        fs::create_dir_all(parent.join(format!(".2026-11-01.{dead}.old"))).unwrap();
+        fs::write(
+            parent.join(format!(".2026-11-01.{dead}.old/kept.csv")),
+            "a\n",
+        )
+        .unwrap();
+        fs::create_dir_all(parent.join(format!(".2026-11-02.{dead}.tmp"))).unwrap();
+        fs::create_dir_all(parent.join(".2026-11-01.notapid.tmp")).unwrap();
+
+        let staged = StagedFolder::create(&parent, "2026-11-01").unwrap();
+        assert_eq!(
+            names(&parent),
+            [
+                format!(".2026-11-01.{live}.tmp"),
+                ".2026-11-01.notapid.tmp".to_string(),
+                format!(".2026-11-02.{dead}.tmp"),
+                "2026-11-01".to_string(),
+            ]
+        );
+        assert_eq!(names(&parent.join("2026-11-01")), ["kept.csv"]);
+        drop(staged);
         fs::remove_dir_all(&parent).unwrap();
     }
 }
