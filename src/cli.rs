@@ -63,6 +63,21 @@ pub struct Global {
     pub progress: bool,
 }
 
+impl Global {
+    /// What a command says once while it waits for another process to release the
+    /// archive (nothing under `--quiet`), so a user at a terminal knows why it hangs.
+    pub fn announce_wait(&self, holder: &str) {
+        if !self.quiet {
+            eprintln!(
+                "postback-archive: waiting up to {} s for {} to release {}",
+                self.lock_timeout.as_secs(),
+                holder,
+                self.db.display()
+            );
+        }
+    }
+}
+
 /// How a command that did its job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

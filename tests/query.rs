@@ -463,3 +463,30 @@ fn a_large_result_streams_in_bounded_memory() {
         assert!(peak_kib < 200 * 1024, "peak memory {peak_kib} KiB");
     }
 }
+
+#[test]
+fn a_writer_holding_the_archive_makes_query_wait_say_so_then_fail() {
+    let work = imported();
+    let holder = duckdb::Connection::open(work.db()).unwrap();
+    let message = query_error(&work, &["--lock-timeout", "1", "SELECT 1"]);
+    let pid = std::process::id();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 2, "{message}");
+    assert!(
+        lines[0].starts_with("postback-archive: waiting up to 1 s for ")
+            && lines[0].contains(&format!("(PID {pid})")),
+        "{message}"
+    );
+    assert!(
+        lines[1].ends_with("; gave up after 1 s. Retry when it has finished, or pass --lock-timeout SECONDS to wait longer"),
+        "{message}"
+    );
+    let quiet = work.run(&["--quiet", "query", "--lock-timeout", "1", "SELECT 1"]);
+    assert_eq!(quiet.status.code(), Some(1));
+    assert_eq!(stderr(&quiet).lines().count(), 1, "{}", stderr(&quiet));
+    drop(holder);
+    assert_eq!(
+        query(&work, &["--format", "csv", "SELECT 1 AS one"]),
+        "one\n1\n"
+    );
+}

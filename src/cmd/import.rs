@@ -56,14 +56,7 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
         max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
     };
     let archive = Archive::open_for_write(&global.db, global.lock_timeout, |holder| {
-        if !global.quiet {
-            eprintln!(
-                "postback-archive: waiting up to {} s for {} to release {}",
-                global.lock_timeout.as_secs(),
-                holder,
-                global.db.display()
-            );
-        }
+        global.announce_wait(holder)
     })?;
     let progress = ImportProgress::new(global.progress, global.quiet);
     let outcome = run_import(&archive, &options, &progress)

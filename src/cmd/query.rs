@@ -57,7 +57,9 @@ pub struct QueryArgs {
 
 pub fn run(global: &Global, args: QueryArgs) -> anyhow::Result<Outcome> {
     let sql = read_sql(&args)?;
-    let archive = Archive::open_read_only(&global.db, global.lock_timeout)?;
+    let archive = Archive::open_read_only(&global.db, global.lock_timeout, |holder| {
+        global.announce_wait(holder)
+    })?;
     let destination = args.out.map_or(Destination::Stdout, Destination::File);
     let mut sink = output::open(args.format, &destination)?;
     let printed = match run_query(&archive, &sql, &[], sink.as_mut()) {

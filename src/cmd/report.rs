@@ -188,7 +188,9 @@ fn run_one(global: &Global, catalog: &Catalog, args: RunArgs) -> anyhow::Result<
         Some(from) => Period::new(from, to, args.tz).map_err(anyhow::Error::msg)?,
         None => Period::ending(to, report.header.period_days, args.tz),
     };
-    let archive = Archive::open_read_only(&global.db, global.lock_timeout)?;
+    let archive = Archive::open_read_only(&global.db, global.lock_timeout, |holder| {
+        global.announce_wait(holder)
+    })?;
     let destination = args.out.map_or(Destination::Stdout, Destination::File);
     let mut sink = output::open(args.format, &destination)?;
     let printed = match run_report(&archive, report, &period, sink.as_mut()) {
@@ -221,7 +223,9 @@ fn daily(global: &Global, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<
         out_dir: args.out_dir,
         formats,
     };
-    let archive = Archive::open_read_only(&global.db, global.lock_timeout)?;
+    let archive = Archive::open_read_only(&global.db, global.lock_timeout, |holder| {
+        global.announce_wait(holder)
+    })?;
     let outcome = write_daily(&archive, catalog, &config, Utc::now())
         .with_context(|| nothing_written(&config.out_dir.join(date.to_string())))?;
     let folder = outcome.folder.display();

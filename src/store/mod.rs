@@ -92,14 +92,19 @@ impl Archive {
         })
     }
 
-    /// Open read-only, for queries and reports: never changes the archive.
-    pub fn open_read_only(path: &Path, lock_timeout: Duration) -> Result<Self, StoreError> {
+    /// Open read-only, for queries and reports: never changes the archive. Waits like
+    /// [`Archive::open_for_write`] while a writer holds it.
+    pub fn open_read_only(
+        path: &Path,
+        lock_timeout: Duration,
+        on_wait: impl FnOnce(&str),
+    ) -> Result<Self, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        let database = open_waiting(path, true, lock_timeout, |_| {})?;
+        let database = open_waiting(path, true, lock_timeout, on_wait)?;
         let conn = database.connection()?;
         schema::check_readable(&conn, path)?;
         Ok(Archive {
