@@ -4,6 +4,7 @@
 //! process's lock up to a timeout), keeps its schema current, serves the file ledger
 //! to discovery, and writes import results in crash-safe batches.
 
+mod cells;
 mod ledger;
 pub mod query;
 pub mod raw;
