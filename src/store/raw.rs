@@ -293,10 +293,11 @@ impl ChunkAppender<'_> {
             self.table
         );
         match value {
-            // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies the bytes.
+            // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies the
+            // bytes. A `&str` is valid UTF-8, so DuckDB's own check is skipped.
             Some(text) => unsafe {
                 let bytes = text.as_ptr().cast::<c_char>();
-                ffi::duckdb_vector_assign_string_element_len(
+                ffi::duckdb_unsafe_vector_assign_string_element_len(
                     self.vectors[column],
                     self.row as u64,
                     bytes,
