@@ -157,6 +157,21 @@ impl<'t> Parser<'t> {
                     .push(Problem::new(ProblemKind::Salvaged, position, message));
                 return self.close_top();
             }
+            // Postbacks have no mixed content: a field holding text when an element
+            // starts was left unclosed, and the new element is its sibling.
+            let unclosed_leaf =
+                !top.has_children && !top.text.trim().is_empty() && !is_container(top.name);
+            if unclosed_leaf {
+                let message = format!(
+                    "<{}> opened at line {} was never closed; closed before <{name}>",
+                    top.name, top.position.line
+                );
+                let at = top.position;
+                self.out
+                    .problems
+                    .push(Problem::new(ProblemKind::Salvaged, at, message));
+                self.close_top();
+            }
         }
         if let Some(parent) = self.stack.last_mut() {
             parent.has_children = true;

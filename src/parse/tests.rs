@@ -147,6 +147,29 @@ fn older_e101_unclosed_statusdetails_is_salvaged() {
 }
 
 #[test]
+fn an_unclosed_field_followed_by_fields_keeps_them_as_siblings() {
+    let xml = b"<POSTBACK>\n<ORIGIN>MMS_MT</ORIGIN><CODE>E101</CODE>\n<STATUSDETAILS>Error fetching object\n<TIMESTAMP>2014-02-03T11:19:49-05:00</TIMESTAMP>\n<SPID>0001140</SPID>\n</POSTBACK>\n</STATUSDETAILS>\n";
+    let parsed = parse_file(xml);
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:3:1: salvaged: <STATUSDETAILS> opened at line 3 was never closed; closed before <TIMESTAMP>",
+            "f.xml:7:1: malformed_xml: closing tag </STATUSDETAILS> has no matching start tag; ignored",
+        ]
+    );
+    assert_eq!(
+        fields(&parsed.postbacks[0]),
+        [
+            ("ORIGIN", "MMS_MT"),
+            ("CODE", "E101"),
+            ("STATUSDETAILS", "Error fetching object\n"),
+            ("TIMESTAMP", "2014-02-03T11:19:49-05:00"),
+            ("SPID", "0001140"),
+        ]
+    );
+}
+
+#[test]
 fn newer_doubled_from_mask_is_read_as_empty() {
     for (name, bytes) in [
         ("SMS_MT_N201", &reference!("newer", "SMS_MT_N201")[..]),
