@@ -148,31 +148,10 @@ impl<'t> Parser<'t> {
         if self.stack.is_empty() && name.eq_ignore_ascii_case("html") {
             return self.found_html(start, name);
         }
-        if let Some(top) = self.stack.last() {
-            let doubled = top.name == name && !top.has_children && top.text.trim().is_empty();
-            if doubled && raw_attributes.trim().is_empty() && !is_container(name) {
-                let message = format!("<{name}><{name}> read as an empty <{name}></{name}>");
-                self.out
-                    .problems
-                    .push(Problem::new(ProblemKind::Salvaged, position, message));
-                return self.close_top();
-            }
-            // Postbacks have no mixed content: a field holding text when an element
-            // starts was left unclosed, and the new element is its sibling.
-            let unclosed_leaf =
-                !top.has_children && !top.text.trim().is_empty() && !is_container(top.name);
-            if unclosed_leaf {
-                let message = format!(
-                    "<{}> opened at line {} was never closed; closed before <{name}>",
-                    top.name, top.position.line
-                );
-                let at = top.position;
-                self.out
-                    .problems
-                    .push(Problem::new(ProblemKind::Salvaged, at, message));
-                self.close_top();
-            }
+        if self.read_doubled_as_empty(name, raw_attributes, position) {
+            return;
         }
+        self.close_unclosed_leaf(name);
         if let Some(parent) = self.stack.last_mut() {
             parent.has_children = true;
             if parent.text.trim().is_empty() {
@@ -207,17 +186,53 @@ impl<'t> Parser<'t> {
             return self.malformed(start, message);
         };
         while self.stack.len() > index + 1 {
-            let unclosed = self.stack.last().expect("frames above index");
-            let message = format!(
-                "<{}> opened at line {} was never closed; closed by </{name}>",
-                unclosed.name, unclosed.position.line
-            );
-            let position = unclosed.position;
+            self.close_unclosed(&format!("closed by </{name}>"));
+        }
+        self.close_top();
+    }
+
+    /// `<X><X>` with nothing between (the platform's doubled `<FROM_MASK>`): read as an
+    /// empty `<X/>`. Returns whether the start tag was taken so.
+    fn read_doubled_as_empty(&mut self, name: &str, raw_attributes: &str, at: Position) -> bool {
+        let doubled =
+            self.stack.last().is_some_and(|top| {
+                top.name == name && !top.has_children && top.text.trim().is_empty()
+            }) && raw_attributes.trim().is_empty()
+                && !is_container(name);
+        if doubled {
+            let message = format!("<{name}><{name}> read as an empty <{name}></{name}>");
             self.out
                 .problems
-                .push(Problem::new(ProblemKind::Salvaged, position, message));
+                .push(Problem::new(ProblemKind::Salvaged, at, message));
             self.close_top();
         }
+        doubled
+    }
+
+    /// Postbacks have no mixed content: a field that holds text when an element starts
+    /// was left unclosed, and the new element (`next`) is its sibling.
+    fn close_unclosed_leaf(&mut self, next: &str) {
+        let unclosed = self.stack.last().is_some_and(|top| {
+            !top.has_children && !top.text.trim().is_empty() && !is_container(top.name)
+        });
+        if unclosed {
+            self.close_unclosed(&format!("closed before <{next}>"));
+        }
+    }
+
+    /// Close the innermost element, which was never closed, and record how.
+    fn close_unclosed(&mut self, how: &str) {
+        let Some(top) = self.stack.last() else {
+            return;
+        };
+        let message = format!(
+            "<{}> opened at line {} was never closed; {how}",
+            top.name, top.position.line
+        );
+        let position = top.position;
+        self.out
+            .problems
+            .push(Problem::new(ProblemKind::Salvaged, position, message));
         self.close_top();
     }
 
