@@ -147,6 +147,43 @@ fn a_retried_postback_is_stored_once_and_each_copy_recorded() {
 }
 
 #[test]
+fn copies_of_earlier_runs_are_found_in_every_lookup_group() {
+    let work = Workdir::new();
+    work.write("in/1/a.xml", postback("N201", "EARLIER"));
+    assert_eq!(work.run(&["import", "in"]).status.code(), Some(0));
+    let tracking = [
+        "EARLIER", "NEW", "T2", "T3", "EARLIER", "T5", "NEW", "T7", "EARLIER", "T9",
+    ];
+    for (i, tracking) in tracking.iter().enumerate() {
+        work.write(&format!("in/2/f{i:02}.xml"), postback("N201", tracking));
+    }
+    // Batches of 3 files cap the lookup groups at 3 files too.
+    let output = work
+        .command(&["import", "in"])
+        .env("POSTBACK_ARCHIVE_BATCH_FILES", "3")
+        .output()
+        .unwrap();
+    assert_eq!(
+        summary(&output),
+        "import run 2: 11 files seen, 1 unchanged, 10 read, 0 other; 6 new postbacks, 4 duplicates; 0 problems"
+    );
+    assert_eq!(
+        work.rows(
+            "SELECT p.postback_id, p.tracking_id, regexp_extract(f.path, '[^/]+$')
+             FROM duplicates d JOIN files f USING (file_id) JOIN postbacks p USING (postback_id)
+             ORDER BY f.path"
+        ),
+        [
+            "1|EARLIER|f00.xml",
+            "1|EARLIER|f04.xml",
+            "2|NEW|f06.xml",
+            "1|EARLIER|f08.xml"
+        ]
+    );
+    assert_eq!(work.value("SELECT count(*) FROM postbacks"), "7");
+}
+
+#[test]
 fn bad_input_is_recorded_and_everything_else_kept() {
     let work = Workdir::new();
     work.write("in/empty.xml", "");

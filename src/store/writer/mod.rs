@@ -44,6 +44,13 @@ impl FileRecord {
             content: FileContent::Unreadable(problem),
         }
     }
+
+    fn postback_count(&self) -> usize {
+        match &self.content {
+            FileContent::Read { postbacks, .. } => postbacks.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// What reading a file produced.
@@ -68,6 +75,13 @@ pub enum FileContent {
 const BATCH_POSTBACKS: usize = 131_072;
 const BATCH_FILES: usize = 131_072;
 const BATCH_AGE: Duration = Duration::from_secs(20);
+
+/// Into an archive that already holds postbacks, files are stored in groups of this
+/// many postbacks (or files), with one lookup of earlier copies a group: each lookup
+/// scans every fingerprint in the archive, so one a chunk of files made a nightly run
+/// of 20,000 files into 9.8 million postbacks take 7 s instead of 1.
+const LOOKUP_POSTBACKS: usize = 16_384;
+const LOOKUP_FILES: usize = 16_384;
 
 /// DuckDB's memory during an import (its cache of written blocks, mostly).
 const IMPORT_MEMORY_LIMIT: &str = "64MB";
@@ -100,6 +114,9 @@ pub struct ImportWriter<'a> {
     batch: Option<Batch<'a>>,
     batch_files: usize,
     committed: RunCounters,
+    /// Files waiting for the next lookup group (see [`LOOKUP_POSTBACKS`]).
+    pending: Vec<FileRecord>,
+    pending_postbacks: usize,
 }
 
 /// The open transaction: its appenders and what it has written so far.
@@ -166,12 +183,40 @@ impl<'a> ImportWriter<'a> {
             batch: None,
             batch_files: batch_files(),
             committed: RunCounters::default(),
+            pending: Vec::new(),
+            pending_postbacks: 0,
         })
     }
 
-    /// Store a chunk of files, in order; commits when the batch is full or old enough.
+    /// Store files, in order; commits when the batch is full or old enough. Files for
+    /// an archive that already holds postbacks may wait for the next lookup group.
     pub fn write(&mut self, records: Vec<FileRecord>) -> Result<(), StoreError> {
-        let earlier = self.stored_before_this_run(&records)?;
+        if self.first_postback_id == 1 {
+            return self.write_group(&records);
+        }
+        self.pending_postbacks += records
+            .iter()
+            .map(FileRecord::postback_count)
+            .sum::<usize>();
+        self.pending.extend(records);
+        let group_full = self.pending_postbacks >= LOOKUP_POSTBACKS
+            || self.pending.len() >= LOOKUP_FILES.min(self.batch_files);
+        if group_full {
+            self.write_pending()
+        } else {
+            Ok(())
+        }
+    }
+
+    fn write_pending(&mut self) -> Result<(), StoreError> {
+        let records = std::mem::take(&mut self.pending);
+        self.pending_postbacks = 0;
+        self.write_group(&records)
+    }
+
+    /// Store files with one lookup of what earlier runs stored of their postbacks.
+    fn write_group(&mut self, records: &[FileRecord]) -> Result<(), StoreError> {
+        let earlier = self.stored_before_this_run(records)?;
         let mut batch = match self.batch.take() {
             Some(batch) => batch,
             None => self.open_batch()?,
@@ -190,6 +235,7 @@ impl<'a> ImportWriter<'a> {
 
     /// Commit what is open and return the run's counters.
     pub fn finish(mut self) -> Result<RunCounters, StoreError> {
+        self.write_pending()?;
         self.commit()?;
         Ok(self.totals(&RunCounters::default()))
     }
