@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn bench/run.sh's measurements into the results table and check the targets.
 
-Usage: table.py MEASUREMENTS.tsv CORPUS_FILES PEER_FILES BIG_ROWS DAY
+Usage: table.py MEASUREMENTS.tsv CORPUS_FILES PEER_FILES BIG_ROWS DAY NIGHTLY_FILES
 Each step's time is the median of its runs; memory is the largest peak seen.
 """
 import platform
@@ -23,8 +23,9 @@ def load(path):
 
 
 def main():
-    path, corpus_files, peer_files, big_rows, day = sys.argv[1:6]
+    path, corpus_files, peer_files, big_rows, day, nightly_files = sys.argv[1:7]
     corpus_files, peer_files, big_rows = int(corpus_files), int(peer_files), int(big_rows)
+    nightly_files = int(nightly_files)
     steps = load(path)
     floor = steps["floor"][0]
     find = steps["find"][0]
@@ -34,9 +35,11 @@ def main():
     for name, (seconds, kb, runs) in steps.items():
         if name.startswith("import (for") or name == "parse (one thread)":
             continue
-        files = peer_files if name == "duckdb SQL peer" else corpus_files
+        files = {"duckdb SQL peer": peer_files, "nightly import (10M)": nightly_files}.get(name, corpus_files)
         rate = "" if name.startswith("report") else f"{files / seconds:,.0f}"
-        rows.append(f"| {name} | {runs} | {seconds:.2f} | {rate} | {seconds / floor:.2f} | {kb / 1024:.0f} |")
+        # Ratios to the floor only for work over the whole corpus.
+        ratio = "" if name.startswith(("report", "nightly")) else f"{seconds / floor:.2f}"
+        rows.append(f"| {name} | {runs} | {seconds:.2f} | {rate} | {ratio} | {kb / 1024:.0f} |")
     # `import` runs with the default of one worker thread per core (2 here).
     one, two = steps["import --threads 1"][0], import_time
     peak = steps["import"][1] / 1024
@@ -54,7 +57,8 @@ def main():
     print(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} "
           f"({cpu} cores, {platform.machine()}), warm page cache.")
     print(f"Corpus: {corpus_files:,} files ({peer_files:,} plain .xml read by the peer); "
-          f"report daily on {big_rows:,} postbacks for {day}.\n")
+          f"report daily on {big_rows:,} postbacks for {day}; the nightly import adds "
+          f"{nightly_files:,} new files to that archive.\n")
     print("| step | runs | seconds (median) | files/s | × floor | peak RSS (MB) |")
     print("|---|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
