@@ -19,6 +19,8 @@ use crate::normalize::normalize;
 use crate::parse::parse_file_with;
 use crate::problem::Problem;
 use crate::store::runs::{self, RunCounters, RunStatus};
+#[cfg(doc)]
+use crate::store::writer::DEFAULT_MEMORY_LIMIT_MB;
 use crate::store::writer::{FileContent, FileRecord, ImportWriter};
 use crate::store::{Archive, StoreError};
 
@@ -34,6 +36,8 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Largest file, or decompressed content, read (bytes).
     pub max_file_size: u64,
+    /// DuckDB's memory limit during the import (see [`DEFAULT_MEMORY_LIMIT_MB`]).
+    pub memory_limit_mb: u32,
 }
 
 /// Hears about progress, so the command can draw a bar and print problems.
@@ -77,16 +81,21 @@ pub fn run_import(
     let run_id = runs::begin_run(conn, &roots)?;
     let walk_counters = WalkCounters::default();
     let writer_connection = archive.writer_connection()?;
-    let result = ImportWriter::new(archive, &writer_connection, run_id, &walk_counters).and_then(
-        |mut writer| {
-            if options.threads <= 1 {
-                import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
-            } else {
-                import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
-            }
-            writer.finish()
-        },
+    let writer = ImportWriter::new(
+        archive,
+        &writer_connection,
+        run_id,
+        &walk_counters,
+        options.memory_limit_mb,
     );
+    let result = writer.and_then(|mut writer| {
+        if options.threads <= 1 {
+            import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
+        } else {
+            import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
+        }
+        writer.finish()
+    });
     match result {
         Ok(counters) => {
             let status = if counters.errors > 0 {

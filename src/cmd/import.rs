@@ -10,6 +10,7 @@ use crate::discover::{WalkOptions, resolve_roots};
 use crate::import::{ImportOptions, ImportOutcome, run_import};
 use crate::progress::ImportProgress;
 use crate::store::Archive;
+use crate::store::writer::DEFAULT_MEMORY_LIMIT_MB;
 
 /// Import postback files: every *.xml and *.xml.gz under the given directories (and
 /// files named directly). Files unchanged since the last import are skipped without
@@ -38,6 +39,12 @@ pub struct ImportArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_file_size: u64,
 
+    /// DuckDB's memory for the import, in MB. Raise it if an import fails with
+    /// "could not allocate block" or "failed to pin block".
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MEMORY_LIMIT_MB,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    memory_limit: u32,
+
     /// Exit with status 0 even when some input files had problems (they are still
     /// reported and recorded), e.g. to run `report` after `import &&`.
     #[arg(long)]
@@ -54,12 +61,14 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
         force: args.force,
         threads: args.threads.map_or_else(default_threads, usize::from),
         max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
+        memory_limit_mb: args.memory_limit,
     };
     let archive = Archive::open_for_write(&global.db, global.lock_timeout, |holder| {
         global.announce_wait(holder)
     })?;
     let progress = ImportProgress::new(global.progress, global.quiet);
     let outcome = run_import(&archive, &options, &progress)
+        .map_err(|error| out_of_memory_hint(error.into(), options.memory_limit_mb))
         .with_context(|| format!("import into {} failed", global.db.display()))?;
     progress.finish();
     report(global, &outcome);
@@ -73,6 +82,25 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// DuckDB's out-of-memory errors suggest its own SQL settings; say which option of
+/// ours raises the limit, on the last line, where a user reads first.
+fn out_of_memory_hint(error: anyhow::Error, limit_mb: u32) -> anyhow::Error {
+    const SIGNS: [&str; 4] = [
+        "Out of Memory Error",
+        "could not allocate",
+        "failed to allocate",
+        "failed to pin block",
+    ];
+    let message = format!("{error:#}");
+    if !SIGNS.iter().any(|sign| message.contains(sign)) {
+        return error;
+    }
+    let raised = (limit_mb.saturating_mul(2)).max(256);
+    anyhow::anyhow!(
+        "{message}\nDuckDB needed more than --memory-limit {limit_mb} (MB); run the import again with --memory-limit {raised}"
+    )
 }
 
 /// The one-line summary, or under `--quiet` a line only when something needs attention.

@@ -77,14 +77,19 @@ const BATCH_FILES: usize = 131_072;
 const BATCH_AGE: Duration = Duration::from_secs(20);
 
 /// Into an archive that already holds postbacks, files are stored in groups of this
-/// many postbacks (or files), with one lookup of earlier copies a group: each lookup
-/// scans every fingerprint in the archive, so one a chunk of files made a nightly run
-/// of 20,000 files into 9.8 million postbacks take 7 s instead of 1.
+/// many postbacks (or files), with one lookup of earlier copies a group. Each lookup
+/// scans every fingerprint in the archive: with one lookup per chunk of files, a
+/// nightly run of 20,000 files into 9.8 million postbacks took 7 s instead of 1.
 const LOOKUP_POSTBACKS: usize = 16_384;
 const LOOKUP_FILES: usize = 16_384;
 
-/// DuckDB's memory during an import (its cache of written blocks, mostly).
-const IMPORT_MEMORY_LIMIT: &str = "64MB";
+/// DuckDB's memory during an import, in MB, unless `import --memory-limit` says
+/// otherwise. Without a limit DuckDB keeps up to 80% of the machine's memory as a
+/// cache of the blocks an import writes, which it does not read again. A batch needs
+/// about 62 MB of it (a row group of postbacks in progress, the batch's files), and
+/// 64 MB proved too tight: the checkpoints of a 1,000,000-file import into a
+/// non-empty archive failed to get blocks.
+pub const DEFAULT_MEMORY_LIMIT_MB: u32 = 96;
 
 /// Files per batch: [`BATCH_FILES`], or `POSTBACK_ARCHIVE_BATCH_FILES` when set,
 /// which the crash tests use to get many commits out of a small archive.
@@ -154,6 +159,7 @@ impl<'a> ImportWriter<'a> {
         raw: &'a RawConnection<'a>,
         run_id: i32,
         walk: &'a WalkCounters,
+        memory_limit_mb: u32,
     ) -> Result<Self, StoreError> {
         let conn = archive.connection();
         raw.execute(
@@ -163,10 +169,8 @@ impl<'a> ImportWriter<'a> {
                  touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);",
         )
         .map_err(StoreError::Write)?;
-        // DuckDB would otherwise keep up to 80% of the machine's memory as a cache of
-        // the blocks an import writes; an import does not read them again.
         conn.execute_batch(&format!(
-            "SET memory_limit = '{IMPORT_MEMORY_LIMIT}';
+            "SET memory_limit = '{memory_limit_mb}MB';
              CREATE TEMP TABLE IF NOT EXISTS pa_fingerprints (fingerprint UHUGEINT);"
         ))?;
         let next_id = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
