@@ -19,8 +19,6 @@ use crate::normalize::normalize;
 use crate::parse::parse_file_with;
 use crate::problem::Problem;
 use crate::store::runs::{self, RunCounters, RunStatus};
-#[cfg(doc)]
-use crate::store::writer::DEFAULT_MEMORY_LIMIT_MB;
 use crate::store::writer::{FileContent, FileRecord, ImportWriter};
 use crate::store::{Archive, StoreError};
 
@@ -36,7 +34,8 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Largest file, or decompressed content, read (bytes).
     pub max_file_size: u64,
-    /// DuckDB's memory limit during the import (see [`DEFAULT_MEMORY_LIMIT_MB`]).
+    /// DuckDB's memory limit during the import, in MB (see
+    /// [`crate::store::writer::DEFAULT_MEMORY_LIMIT_MB`]).
     pub memory_limit_mb: u32,
 }
 
