@@ -1,6 +1,6 @@
 //! Report, the nightly job (store -> **report** -> files): every report of one local
 //! day, in every format asked for, written to `DIR/YYYY-MM-DD/` with a summary and a
-//! manifest. The folder appears whole or not at all ([`super::folder`]).
+//! manifest. The folder appears whole or not at all (`folder`).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! Store, helper: run SQL on an archive opened read-only and stream its rows, for
 //! `query` and the reports (store -> **report**).
 //!
-//! Values reach the receiver as [`Cell`]s (see [`super::cells`]). Rows are fetched one
+//! Values reach the receiver as [`Cell`]s (see `cells`). Rows are fetched one
 //! DuckDB chunk (2,048 rows) at a time: a result of any size passes through in
 //! constant memory.
 

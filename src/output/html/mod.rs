@@ -2,7 +2,7 @@
 //! stage (store -> **report**), for the person who opens the daily report folder.
 //!
 //! The page holds everything it shows: inline CSS, charts drawn as inline SVG by
-//! [`charts`], and a few lines of inline script that only measure what the browser
+//! `charts`, and a few lines of inline script that only measure what the browser
 //! drew. A Content-Security-Policy forbids every fetch, so it looks the same offline,
 //! attached to a mail or printed. Every value is escaped: it comes from user data.
 
