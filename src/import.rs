@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::discover::{self, Found, Ledger, WalkCounters, WalkOptions};
 use crate::normalize::normalize;
 use crate::parse::parse_file_with;
-use crate::problem::Problem;
+use crate::problem::{Problem, Problems};
 use crate::store::runs::{self, RunCounters, RunStatus};
 use crate::store::writer::{FileContent, FileRecord, ImportWriter};
 use crate::store::{Archive, StoreError};
@@ -305,7 +305,9 @@ fn parse_content(
         };
     }
     parse_file_with(&content, |parsed| {
-        let mut problems: Vec<Problem> = problem.into_iter().chain(parsed.problems).collect();
+        // The reader's problem (a damaged gzip stream) first, so the cap never hides it.
+        let mut problems = Problems::from_iter(problem);
+        problems.absorb(parsed.problems);
         let postbacks = parsed
             .postbacks
             .iter()
@@ -315,11 +317,10 @@ fn parse_content(
                 postback
             })
             .collect();
-        problems.sort_by_key(|p| (p.position.line, p.position.column));
         FileContent::Read {
             content_hash,
             postbacks,
-            problems,
+            problems: problems.into_vec(),
         }
     })
 }

@@ -16,7 +16,7 @@ mod parser;
 
 use std::borrow::Cow;
 
-use crate::problem::{Position, Problem};
+use crate::problem::{Position, Problems};
 
 /// One named value of a postback: a leaf element (`STATUS`), a nested leaf
 /// (`CONTENT/FILE`), an attribute (`@xmlns:xsi`, `FILE/@type`), or stray text (`#text`).
@@ -69,7 +69,8 @@ impl RawPostback<'_> {
 #[derive(Debug, Default)]
 pub struct ParsedFile<'t> {
     pub postbacks: Vec<RawPostback<'t>>,
-    pub problems: Vec<Problem>,
+    /// Capped: a hostile file cannot make the parser hold millions of them.
+    pub problems: Problems,
 }
 
 /// Parse one file's (decompressed) bytes and hand what it holds to `use_parsed`.
@@ -79,12 +80,14 @@ pub fn parse_file_with<R>(bytes: &[u8], use_parsed: impl FnOnce(ParsedFile<'_>) 
     match decode::decode(bytes) {
         Ok(decoded) => {
             let mut parsed = parser::parse_text(&decoded.text);
-            parsed.problems.splice(0..0, decoded.problem);
+            let mut problems = Problems::from_iter(decoded.problem);
+            problems.absorb(std::mem::take(&mut parsed.problems));
+            parsed.problems = problems;
             use_parsed(parsed)
         }
         Err(problem) => use_parsed(ParsedFile {
             postbacks: Vec::new(),
-            problems: vec![problem],
+            problems: Problems::from_iter([problem]),
         }),
     }
 }
