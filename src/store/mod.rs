@@ -142,15 +142,22 @@ impl Archive {
 }
 
 /// Settings of every connection: no extension is ever downloaded or auto-loaded, so
-/// the tool never reaches for the network.
-fn settings(read_only: bool) -> [(&'static str, &'static str); 3] {
+/// the tool never reaches for the network, and an archive this version creates is
+/// written in DuckDB 1.5's storage format, so the DuckDB 1.5 CLI and Python `duckdb` 1.5
+/// still open it (DuckDB 2.0's own format is unreadable to them; an existing archive
+/// keeps the format it has).
+fn settings(read_only: bool) -> [(&'static str, &'static str); 4] {
     let mode = if read_only { "READ_ONLY" } else { "READ_WRITE" };
     [
         ("access_mode", mode),
         ("autoload_known_extensions", "false"),
         ("autoinstall_known_extensions", "false"),
+        ("storage_compatibility_version", STORAGE_VERSION),
     ]
 }
+
+/// The oldest DuckDB release whose storage format new archives use (see [`settings`]).
+pub const STORAGE_VERSION: &str = "v1.5.0";
 
 fn open_waiting(
     path: &Path,

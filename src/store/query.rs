@@ -391,7 +391,7 @@ mod tests {
         let error = run_query(&in_memory(), "SELEC 1", &[], &mut receiver).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "Parser Error: syntax error at or near \"SELEC\"\n\nLINE 1: SELEC 1\n        ^"
+            "Parser Error: syntax error at or near \"SELEC\"\n\nLINE 1: SELEC 1\n        ^^^^^"
         );
     }
 }
