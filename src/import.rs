@@ -278,6 +278,7 @@ pub fn to_record(
     );
     Some(FileRecord {
         path: file.display,
+        path_key: file.path_key,
         size: bytes.size,
         modified_us: bytes.modified_us,
         compressed: file.compressed,
