@@ -390,11 +390,13 @@ fn parse_content(
         // The reader's problem (a damaged gzip stream) first, so the cap never hides it.
         let mut problems = Problems::from_iter(problem);
         problems.absorb(parsed.problems);
+        // Each raw postback is dropped once normalized, so the file's raw and normalized
+        // postbacks are not all held at once.
         let postbacks = parsed
             .postbacks
-            .iter()
+            .into_iter()
             .map(|raw| {
-                let (postback, found) = normalize(raw);
+                let (postback, found) = normalize(&raw);
                 problems.extend(found);
                 postback
             })
