@@ -30,16 +30,6 @@ fn write_corpus(work: &Workdir, files: usize) {
     }
 }
 
-/// What must be identical between a clean import and an interrupted-then-resumed one.
-fn content(work: &Workdir) -> Vec<String> {
-    work.rows(
-        "SELECT (SELECT count(*) FROM postbacks), (SELECT count(DISTINCT fingerprint) FROM postbacks),
-                (SELECT count(*) FROM duplicates), (SELECT count(*) FROM files), (SELECT count(DISTINCT path) FROM files),
-                (SELECT sum(postbacks) FROM files), (SELECT bit_xor(hash(fingerprint)) FROM postbacks),
-                (SELECT count(*) FROM import_errors)",
-    )
-}
-
 // ---- option ranges -------------------------------------------------------------------
 
 /// Runs `import` with `args` and checks it was refused with exit status 1, `message`
@@ -196,7 +186,7 @@ fn a_stop_signal_marks_the_run_interrupted_and_the_next_import_finishes_the_job(
     let clean = start_import(&work).wait_with_output().unwrap();
     let import_time = started.elapsed();
     assert_eq!(clean.status.code(), Some(2), "{}", stderr(&clean));
-    let expected = content(&work);
+    let expected = work.content();
     assert_eq!(expected[0].split('|').next(), Some("30000"));
 
     let mut interrupted = 0;
@@ -241,7 +231,7 @@ fn a_stop_signal_marks_the_run_interrupted_and_the_next_import_finishes_the_job(
             "{}",
             stderr(&resumed)
         );
-        assert_eq!(content(&work), expected, "{name} after {delay:?}");
+        assert_eq!(work.content(), expected, "{name} after {delay:?}");
     }
     assert!(
         interrupted >= 3,
