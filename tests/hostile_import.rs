@@ -162,8 +162,8 @@ fn import_then_signal(work: &Workdir, delay: Duration, signals: &[i32]) -> (Opti
     while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(5));
     }
-    // Stopped while they are sent, the child takes all the signals when it continues,
-    // the lower number first, however slow the machine is.
+    // Stopped while they are sent, the child takes all the signals at once when it
+    // continues, however slow the machine is.
     send(&child, libc::SIGSTOP);
     for &signal in signals {
         send(&child, signal);
@@ -247,10 +247,10 @@ fn a_stop_signal_marks_the_run_interrupted_and_the_next_import_finishes_the_job(
 fn a_second_signal_ends_the_import_at_once() {
     let work = Workdir::new();
     write_corpus(&work, 10_000);
-    // Two signals of one kind sent together arrive as one; two kinds arrive in turn
-    // (SIGINT first, the lower number). A graceful stop would have exited 130.
+    // Two signals of one kind sent together arrive as one, so two kinds; either may be
+    // taken first, and the other ends the process with its own status.
     let (status, _) = import_then_signal(&work, Duration::ZERO, &[SIGINT, SIGTERM]);
-    assert_eq!(status, Some(143));
+    assert!(matches!(status, Some(130 | 143)), "{status:?}");
     // No time to mark the run: the next import does, and finishes the job.
     assert_eq!(work.value("SELECT status FROM import_runs"), "running");
     assert_no_half_file(&work);
