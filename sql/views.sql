@@ -36,7 +36,8 @@ CREATE OR REPLACE MACRO wilson_high_pct(part, whole) AS
                                     + 0.960364705173531 / (whole * whole)))
         / (1 + 3.841458820694124 / whole)), 1) END;
 
--- Every postback with its date, family, outcome, state and documented meaning.
+-- Every postback with its date, family, outcome, state and documented meaning, and
+-- which rule of code_statuses gave them (NULL for a code neither edition documents).
 CREATE OR REPLACE VIEW postback_outcomes AS
 WITH dated AS (
     SELECT p.*, p.occurred_at AS event_at, 'timestamp' AS dated_by
@@ -54,6 +55,7 @@ WITH dated AS (
 SELECT d.*,
        c.description AS status_description,
        coalesce(c.family, 'unknown') AS family,
+       coalesce(s.status_rule, o.status_rule) AS status_rule,
        coalesce(s.outcome, o.outcome, 'unknown') AS outcome,
        coalesce(s.state, o.state, 'unknown') AS state,
        coalesce(s.meaning, o.meaning,
@@ -79,7 +81,8 @@ WHERE origin = 'GENERATE_PASS';
 
 -- SMS and MMS MT send notifications and delivery receipts (not the saved-MMS family).
 -- delivery_state: sent, send_failed (sends); delivered, failed, expired, rejected,
--- not_supported (receipts); unknown.
+-- not_supported (receipts); unknown. An E code with a STATUS the documentation does not
+-- define for it is a failure (outcome) in an unknown state.
 CREATE OR REPLACE VIEW outbound_messages AS
 SELECT o.postback_id, o.event_at, o.dated_by, o.occurred_at, o.received_at,
        o.utc_offset_minutes,
@@ -97,10 +100,12 @@ WHERE o.origin IN ('SMS_MT', 'MMS_MT') AND o.family <> 'mms_content';
 
 -- Each send notification (N101, N201, N501 and the send failures) dated in
 -- [period_from, period_to), followed by its TRACKINGID to the first delivery receipt
--- dated at or after it (by event_at, then postback_id), however late. delivery_state:
--- send_failed or unknown from the send itself; else the receipt's state; no_receipt
--- when none is in the archive (always so for a send without TRACKINGID). Receipts are
--- looked for from period_from on: a receipt cannot come before its send.
+-- dated at or after it (by event_at, then postback_id), however late. A receipt is
+-- looked for from period_from on, as it cannot come before its send. delivery_outcome,
+-- what the reports count: not_sent (the send notification is a failure), unknown (it
+-- is of unknown outcome), no_receipt (none in the archive; always so for a send without
+-- TRACKINGID), delivered, not_delivered, or unknown (by the receipt's outcome).
+-- delivery_state: the state of the send, or of the receipt of a message sent.
 CREATE OR REPLACE MACRO message_sends(period_from, period_to) AS TABLE
 WITH sends AS (
     SELECT *
@@ -108,22 +113,29 @@ WITH sends AS (
     WHERE family = 'message_send' AND event_at >= period_from AND event_at < period_to
 ),
 receipts AS (
-    SELECT postback_id, tracking_id, event_at, delivery_state
+    SELECT postback_id, tracking_id, event_at, outcome, delivery_state
     FROM outbound_messages
     WHERE family = 'message_receipt' AND tracking_id IS NOT NULL AND event_at >= period_from
 ),
 matched AS (
-    SELECT s.postback_id AS send_id, r.event_at AS receipt_at, r.delivery_state AS receipt_state,
+    SELECT s.postback_id AS send_id, r.event_at AS receipt_at, r.outcome AS receipt_outcome,
+           r.delivery_state AS receipt_state,
            row_number() OVER (PARTITION BY s.postback_id ORDER BY r.event_at, r.postback_id) AS nth
     FROM sends s
     JOIN receipts r ON r.tracking_id = s.tracking_id AND r.event_at >= s.event_at
 )
 SELECT s.postback_id, s.event_at AS sent_at, s.dated_by, s.channel, s.code, s.status_code,
-       s.status, s.delivery_state AS send_state, s.tracking_id, s.spid, s.carrier, s.country,
-       s.to_address, s.mms_id, m.receipt_at, m.receipt_state,
-       CASE WHEN s.delivery_state <> 'sent' THEN s.delivery_state
-            WHEN m.receipt_state IS NOT NULL THEN m.receipt_state
-            ELSE 'no_receipt' END AS delivery_state,
+       s.status, s.outcome AS send_outcome, s.delivery_state AS send_state, s.tracking_id,
+       s.spid, s.carrier, s.country, s.to_address, s.mms_id,
+       m.receipt_at, m.receipt_outcome, m.receipt_state,
+       CASE WHEN s.outcome = 'failure' THEN 'not_sent'
+            WHEN s.outcome <> 'success' THEN 'unknown'
+            WHEN m.receipt_outcome IS NULL THEN 'no_receipt'
+            WHEN m.receipt_outcome = 'success' THEN 'delivered'
+            WHEN m.receipt_outcome = 'failure' THEN 'not_delivered'
+            ELSE 'unknown' END AS delivery_outcome,
+       CASE WHEN s.outcome = 'success' THEN coalesce(m.receipt_state, 'no_receipt')
+            ELSE s.delivery_state END AS delivery_state,
        date_diff('second', s.event_at, m.receipt_at) AS latency_seconds
 FROM sends s
 LEFT JOIN matched m ON m.send_id = s.postback_id AND m.nth = 1;
@@ -155,3 +167,10 @@ SELECT postback_id, event_at, dated_by, occurred_at, received_at, utc_offset_min
        run_id, file_id
 FROM postback_outcomes
 WHERE origin IN ('SUB', 'EMAIL_SUB');
+
+-- A rate as text with its evidence: `42.9% (3 of 7; 95% CI 15.8-75.0%)`.
+CREATE OR REPLACE MACRO rate_text(part, whole) AS
+    CASE WHEN whole > 0
+         THEN format('{:.1f}% ({} of {}; 95% CI {:.1f}-{:.1f}%)', rate_pct(part, whole),
+                     part, whole, wilson_low_pct(part, whole), wilson_high_pct(part, whole))
+         ELSE 'n/a (none)' END;
