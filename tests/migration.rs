@@ -46,6 +46,9 @@ fn upgrade(work: &Workdir) {
 struct Snapshot {
     counts: Vec<String>,
     postbacks: Vec<String>,
+    /// The rows of postbacks and duplicates in the order they are stored, which the
+    /// zone maps of their times depend on.
+    stored_order: Vec<String>,
 }
 
 fn snapshot(work: &Workdir) -> Snapshot {
@@ -61,6 +64,13 @@ fn snapshot(work: &Workdir) -> Snapshot {
                     coalesce(extra::VARCHAR, 'NULL')
              FROM postbacks ORDER BY postback_id",
         ),
+        stored_order: work.rows(
+            "SELECT md5(string_agg(postback_id::VARCHAR, ',' ORDER BY rowid)) FROM postbacks
+             UNION ALL
+             SELECT md5(string_agg(concat_ws(':', postback_id, file_id, file_position), ','
+                                   ORDER BY rowid))
+             FROM duplicates",
+        ),
     }
 }
 
@@ -73,11 +83,9 @@ fn parked_code(extra: &str) -> bool {
 
 /// The invariants of the migration on any version-1 archive.
 fn check_upgrade(work: &Workdir, before: &Snapshot) {
-    assert_eq!(
-        snapshot(work).counts,
-        before.counts,
-        "rows or fingerprints lost"
-    );
+    let now = snapshot(work);
+    assert_eq!(now.counts, before.counts, "rows or fingerprints lost");
+    assert_eq!(now.stored_order, before.stored_order, "rows reordered");
     assert_eq!(
         work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
         "2"
@@ -200,6 +208,34 @@ fn a_version_1_archive_is_upgraded_in_place_moving_code_and_statuscode_to_their_
              WHERE f.path LIKE '%/2026/11/01/000014-000001.xml'"
         ),
         "2026-11-01 00:00:14"
+    );
+}
+
+#[test]
+fn a_large_version_1_archive_keeps_its_rows_in_arrival_order() {
+    // Enough rows for DuckDB to spread the rebuild over threads, where a join would
+    // hand them back in any order.
+    let work = exported_v1_archive();
+    let conn = Connection::open(work.db()).unwrap();
+    conn.execute_batch(
+        "INSERT INTO files SELECT 1000 + i, '/big/' || i || '.xml', i, 100,
+                TIMESTAMP '2026-11-04' + to_seconds(i), NULL, false, 3, 3, 1, 0, 0
+         FROM range(200000) t(i);
+         INSERT INTO postbacks (postback_id, fingerprint, run_id, file_id, file_position, line,
+                                occurred_at, origin, status_code, extra)
+         SELECT 1000 + i, i, 3, 1000 + (i * 7919) % 200000, 1, 1,
+                TIMESTAMP '2026-11-04' + to_seconds(i), 'GENERATE_PASS', 'N801',
+                CASE WHEN i % 3 = 0 THEN '{\"STATUSCODE\":\"N802\"}' END
+         FROM range(300000) t(i);",
+    )
+    .unwrap();
+    drop(conn);
+    let before = snapshot(&work);
+    upgrade(&work);
+    check_upgrade(&work, &before);
+    assert_eq!(
+        work.value("SELECT count(*) FROM postbacks WHERE status_code = 'N802' AND run_id = 3"),
+        "100000"
     );
 }
 

@@ -16,7 +16,11 @@
 -- The tables are rebuilt (not altered) so that the new columns sit beside their kin,
 -- as in sql/schema.sql: code beside status_code, received_at beside occurred_at. The
 -- rows are written once either way: ADD COLUMN followed by the UPDATE that fills
--- received_at rewrites every row too. The views go first and come back from
+-- received_at rewrites every row too. Each INSERT reads one table in order, with no
+-- join, so the rows keep their order (postback_id, which is arrival order): the zone
+-- maps that let reports skip to their period stay useful. received_at is filled by an
+-- UPDATE from files afterwards (a join in the INSERT would reorder the rows, and
+-- sorting them back costs twice the memory). The views go first and come back from
 -- sql/views.sql.
 
 DROP VIEW IF EXISTS pass_generations;
@@ -107,7 +111,7 @@ rewritten AS (
     FROM split s
 )
 SELECT r.postback_id, r.fingerprint, r.run_id, r.file_id, r.file_position, r.line,
-       r.occurred_at, r.utc_offset_minutes, f.modified_at,
+       r.occurred_at, r.utc_offset_minutes, NULL,
        r.origin,
        CASE WHEN r.moved_key = r.statuscode_key THEN r.status_code
             WHEN r.moved_key IS NOT NULL THEN r.moved_value
@@ -122,9 +126,10 @@ SELECT r.postback_id, r.fingerprint, r.run_id, r.file_id, r.file_position, r.lin
        r.brand_name, r.source, r.reference_type, r.reference_value, r.custom_pass_id,
        r.pass_data_id, r.serial_number,
        CASE WHEN r.new_extra::VARCHAR = '{}' THEN NULL ELSE r.new_extra END
-FROM rewritten r
-LEFT JOIN files f ON f.file_id = r.file_id
-ORDER BY r.postback_id;
+FROM rewritten r;
+
+UPDATE postbacks_v2 SET received_at = f.modified_at
+FROM files f WHERE f.file_id = postbacks_v2.file_id;
 
 DROP TABLE postbacks;
 ALTER TABLE postbacks_v2 RENAME TO postbacks;
@@ -140,10 +145,11 @@ CREATE TABLE duplicates_v2 (
 );
 
 INSERT INTO duplicates_v2
-SELECT d.postback_id, d.fingerprint, d.run_id, d.file_id, d.file_position, d.line, f.modified_at
-FROM duplicates d
-LEFT JOIN files f ON f.file_id = d.file_id
-ORDER BY d.rowid;
+SELECT postback_id, fingerprint, run_id, file_id, file_position, line, NULL
+FROM duplicates;
+
+UPDATE duplicates_v2 SET received_at = f.modified_at
+FROM files f WHERE f.file_id = duplicates_v2.file_id;
 
 DROP TABLE duplicates;
 ALTER TABLE duplicates_v2 RENAME TO duplicates;
