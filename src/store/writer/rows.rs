@@ -7,7 +7,6 @@
 //! written.
 
 use super::FileRecord;
-use crate::discover::path_key;
 use crate::normalize::columns::COLUMNS;
 use crate::normalize::{Postback, Value};
 use crate::problem::Problem;
@@ -150,8 +149,9 @@ pub const FILE_COLUMNS: [&str; 12] = [
 
 /// The columns of the `pa_file_updates` temp table that [`LedgerEntry::append_update`]
 /// sets (the temp table is created with exactly these, in `writer`).
-pub const FILE_UPDATE_COLUMNS: [&str; 8] = [
+pub const FILE_UPDATE_COLUMNS: [&str; 9] = [
     "file_id",
+    "path_key",
     "size",
     "modified_at",
     "content_hash",
@@ -171,7 +171,7 @@ impl LedgerEntry {
     ) -> Appended {
         a.set_i64(0, Some(self.file_id));
         a.set_str(1, Some(&record.path));
-        a.set_u128(2, Some(path_key(&record.path)));
+        a.set_u128(2, Some(record.path_key));
         a.set_i64(3, Some(record.size as i64));
         a.set_timestamp(4, Some(record.modified_us));
         a.set_u128(5, self.content_hash);
@@ -181,14 +181,17 @@ impl LedgerEntry {
         self.append_counts(a, 9)
     }
 
-    /// A row of the `pa_file_updates` temp table, applied to `files` at commit.
+    /// A row of the `pa_file_updates` temp table, applied to `files` at commit. It
+    /// carries the path's key too: a row an earlier version keyed on a lossy name
+    /// takes the exact one.
     pub fn append_update(&self, a: &mut ChunkAppender<'_>, record: &FileRecord) -> Appended {
         a.set_i64(0, Some(self.file_id));
-        a.set_i64(1, Some(record.size as i64));
-        a.set_timestamp(2, Some(record.modified_us));
-        a.set_u128(3, self.content_hash);
-        a.set_bool(4, Some(self.touch_only));
-        self.append_counts(a, 5)
+        a.set_u128(1, Some(record.path_key));
+        a.set_i64(2, Some(record.size as i64));
+        a.set_timestamp(3, Some(record.modified_us));
+        a.set_u128(4, self.content_hash);
+        a.set_bool(5, Some(self.touch_only));
+        self.append_counts(a, 6)
     }
 
     fn append_counts(&self, a: &mut ChunkAppender<'_>, first: usize) -> Appended {
@@ -225,11 +228,16 @@ mod tests {
         let (parsed, _) = normalize(&parse_file(xml).postbacks[0]);
         let record = FileRecord {
             path: "/in/a.xml".to_string(),
+            path_key: 77,
             size: 10,
             modified_us: 1_793_552_400_000_000,
             compressed: false,
             known: None,
-            content: FileContent::Unchanged,
+            content: FileContent::Read {
+                content_hash: Some(99),
+                postbacks: Vec::new(),
+                problems: Vec::new(),
+            },
         };
         let entry = LedgerEntry {
             file_id: 4,
@@ -285,20 +293,20 @@ mod tests {
         );
         assert_eq!(
             text(
-                "SELECT concat_ws('|', file_id, path, size, modified_at, content_hash, compressed,
+                "SELECT concat_ws('|', file_id, path, path_key, size, modified_at, content_hash, compressed,
                         first_run_id, run_id, postbacks, duplicates, errors) FROM files"
             ),
-            "4|/in/a.xml|10|2026-11-01 17:00:00|99|false|2|2|1|1|1"
+            "4|/in/a.xml|77|10|2026-11-01 17:00:00|99|false|2|2|1|1|1"
         );
         // The temp table lives in the writer's connection: copy it out to read it here.
         raw.execute("CREATE TABLE staged AS FROM pa_file_updates")
             .unwrap();
         assert_eq!(
             text(
-                "SELECT concat_ws('|', file_id, size, modified_at, content_hash, touch_only,
+                "SELECT concat_ws('|', file_id, path_key, size, modified_at, content_hash, touch_only,
                         postbacks, duplicates, errors) FROM staged"
             ),
-            "4|10|2026-11-01 17:00:00|99|false|1|1|1"
+            "4|77|10|2026-11-01 17:00:00|99|false|1|1|1"
         );
     }
 }
