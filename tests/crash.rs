@@ -25,6 +25,13 @@ fn write_corpus(work: &Workdir, files: usize) {
 /// Right after a kill: the archive opens, every file in the ledger has all its
 /// postbacks, and the run row counts exactly the committed files.
 fn assert_consistent_after_kill(work: &Workdir, delay_ms: u64) {
+    // Killed before the new archive's schema was committed (the machine is slow, or the
+    // schema takes longer to create): the file holds nothing yet, and the next import
+    // creates the archive as if it were new.
+    let tables = work.value("SELECT count(*) FROM duckdb_tables() WHERE NOT internal");
+    if tables == "0" {
+        return;
+    }
     let runs = work.rows("SELECT status, files_read FROM import_runs");
     let [files, occurrences, stored] = [
         "SELECT count(*) FROM files",
