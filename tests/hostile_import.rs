@@ -159,16 +159,21 @@ fn import_then_signal(work: &Workdir, delay: Duration, signals: &[i32]) -> (Opti
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("in/000/0.xml: not_xml: "), "{first}");
     let started = Instant::now();
-    while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
+    let mut ended = false;
+    while started.elapsed() < delay && !ended {
+        // try_wait reaps a child that ended, after which no signal can reach it.
+        ended = child.try_wait().unwrap().is_some();
         std::thread::sleep(Duration::from_millis(5));
     }
     // Stopped while they are sent, the child takes all the signals at once when it
     // continues, however slow the machine is.
-    send(&child, libc::SIGSTOP);
-    for &signal in signals {
-        send(&child, signal);
+    if !ended {
+        send(&child, libc::SIGSTOP);
+        for &signal in signals {
+            send(&child, signal);
+        }
+        send(&child, libc::SIGCONT);
     }
-    send(&child, libc::SIGCONT);
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     let status = child.wait().unwrap();
     (status.code(), rest.join("\n"))
