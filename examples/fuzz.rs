@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example fuzz -- --cases 10000000 --seed 1
-//! cargo run --release --example fuzz -- --seed 1 --replay 4711   # one case again, with its input
+//! cargo run --release --example fuzz -- --seed 1 --replay 4711   # one case again (same --max-len), with its input
 //! cargo run --release --example fuzz -- --sweep                  # every multibyte character at every offset of every value
 //! ```
 //!
@@ -241,7 +241,7 @@ fn not_hung(case: &Case, outcome: Outcome) -> Result<Outcome, Failure> {
         story: case.story.clone(),
         seed: case.seed,
         index: case.index,
-        replay: case.replay_command(),
+        replay: case.replay.clone(),
     })
 }
 

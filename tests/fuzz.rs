@@ -99,6 +99,7 @@ fn every_crash_fixture_keeps_every_invariant() {
             seed: 0,
             index: 0,
             story: path.display().to_string(),
+            replay: "cargo test --release --test fuzz every_crash_fixture".to_string(),
             bytes: std::fs::read(&path).unwrap(),
             delivery: Delivery::Plain,
             expectation: Expectation::Anything,

@@ -288,6 +288,8 @@ pub struct Case {
     pub index: u64,
     /// Which corpus file it came from and what was done to it.
     pub story: String,
+    /// The command that checks this case again.
+    pub replay: String,
     pub bytes: Vec<u8>,
     pub delivery: Delivery,
     pub expectation: Expectation,
@@ -328,18 +330,13 @@ impl Case {
             seed,
             index,
             story,
+            replay: format!(
+                "cargo run --release --example fuzz -- --seed {seed} --max-len {max_len} --replay {index}"
+            ),
             bytes: mutated.bytes,
             delivery,
             expectation,
         }
-    }
-
-    /// The command that runs this case again.
-    pub fn replay_command(&self) -> String {
-        format!(
-            "cargo run --release --example fuzz -- --seed {} --replay {}",
-            self.seed, self.index
-        )
     }
 }
 
@@ -420,7 +417,7 @@ pub fn check(case: &Case) -> Result<Outcome, Failure> {
         story: case.story.clone(),
         seed: case.seed,
         index: case.index,
-        replay: case.replay_command(),
+        replay: case.replay.clone(),
     };
     let started = Instant::now();
     let run = std::panic::catch_unwind(|| deliver(case));

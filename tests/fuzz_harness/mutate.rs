@@ -293,6 +293,7 @@ pub fn insert_char(seed: &Seed, at: usize, c: char) -> Case {
         seed: 0,
         index: 0,
         story: format!("{}: {c:?} inserted in a value at {at} (sweep)", seed.name),
+        replay: "cargo run --release --example fuzz -- --sweep".to_string(),
         bytes,
         delivery: Delivery::Plain,
         expectation: Expectation::OneValueGrown {
