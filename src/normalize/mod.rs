@@ -46,9 +46,10 @@ pub struct Postback {
 }
 
 impl Postback {
-    /// The value of a column by name, for tests and diagnostics.
+    /// The value of a column by name, for tests and diagnostics; `None` also for a
+    /// name that is no column.
     pub fn get(&self, column: &str) -> Option<&Value> {
-        self.values[columns::column_index(column)].as_ref()
+        self.values.get(columns::column_index(column)?)?.as_ref()
     }
 }
 

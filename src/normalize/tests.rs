@@ -237,3 +237,10 @@ fn normalize_all_adds_each_postbacks_problems_to_the_files() {
         ["postback has no <ORIGIN>; stored with origin NULL"]
     );
 }
+
+#[test]
+fn get_of_a_name_that_is_no_column_is_none() {
+    let (postback, _) = one(b"<POSTBACK><ORIGIN>SUB</ORIGIN></POSTBACK>");
+    assert_eq!(postback.get("origin").cloned(), text("SUB"));
+    assert_eq!(postback.get("no_such_column"), None);
+}
