@@ -145,7 +145,11 @@ impl Problems {
         if self.counted.is_empty() {
             self.first_counted = problem.position;
         }
-        match self.counted.iter_mut().find(|(kind, _)| *kind == problem.kind) {
+        match self
+            .counted
+            .iter_mut()
+            .find(|(kind, _)| *kind == problem.kind)
+        {
             Some((_, count)) => *count += 1,
             None => self.counted.push((problem.kind, 1)),
         }
@@ -295,7 +299,11 @@ mod tests {
         assert_eq!(problems.len(), MAX_PROBLEMS_PER_FILE);
         let stored = problems.into_vec();
         assert_eq!(stored.len(), MAX_PROBLEMS_PER_FILE + 1);
-        assert_eq!(stored[0].position, Position::new(4, 1), "kept in file order");
+        assert_eq!(
+            stored[0].position,
+            Position::new(4, 1),
+            "kept in file order"
+        );
         let last = &stored[MAX_PROBLEMS_PER_FILE];
         assert_eq!(last.kind, ProblemKind::MoreProblems);
         assert_eq!(last.position, Position::new(3, 1));
@@ -314,6 +322,9 @@ mod tests {
             "a.xml:1:1: not_xml: fake\\nb.xml:3:7: truncated: cut\\noff"
         );
         assert_eq!(printable("caf\u{e9}\u{1b}[31m"), "caf\u{e9}\\u{1b}[31m");
-        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed("plain")));
+        assert!(matches!(
+            printable("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
     }
 }

@@ -1,19 +1,29 @@
-//! The archive opens in the stock DuckDB CLI and in Python `duckdb` of the same version.
+//! The archive opens in our users' own tools: the stock DuckDB CLI 1.5 and Python `duckdb`
+//! 1.5 and 2.0, both for an archive this version creates and for one the previous
+//! version (built on DuckDB 1.5.5) created and this version then imported into.
 //!
-//! `.ci/run` installs both (PyPI `duckdb-cli==1.5.5` and `duckdb==1.5.5`). Elsewhere the
-//! test says how to install them and passes without them; under CI it requires them.
+//! `.ci/run` installs the tools (PyPI `duckdb-cli==1.5.6` and `duckdb==1.5.5` in one
+//! virtual environment, `duckdb==2.0.1` in another) and points the variables below at
+//! them. Elsewhere each test says how to install them and passes without them; under CI
+//! (`CI` set) it requires them.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Workdir;
 
-fn required_tool(path: Option<PathBuf>, what: &str) -> Option<PathBuf> {
+/// Python with `duckdb==1.5.5`, and Python with `duckdb==2.0.1`.
+const PYTHON_15: &str = "POSTBACK_ARCHIVE_TEST_PYTHON";
+const PYTHON_20: &str = "POSTBACK_ARCHIVE_TEST_PYTHON_DUCKDB2";
+
+/// An archive the previous version (schema 1, DuckDB 1.5.5) made of `data/sample`.
+const PREVIOUS_ARCHIVE: &str = "archives/v1-duckdb-1.5.5.duckdb";
+
+fn required_tool(path: Option<PathBuf>, what: &str, install: &str) -> Option<PathBuf> {
     if path.is_none() {
-        let hint =
-            format!("{what} not found; install with: pip install duckdb==1.5.5 duckdb-cli==1.5.5");
+        let hint = format!("{what} not found; install with: {install}");
         assert!(
             std::env::var_os("CI").is_none(),
             "{hint} (.ci/run does this)"
@@ -23,39 +33,53 @@ fn required_tool(path: Option<PathBuf>, what: &str) -> Option<PathBuf> {
     path
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| PathBuf::from(dir).join(program))
-        .find(|candidate| candidate.is_file())
+fn duckdb_cli() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("duckdb"))
+            .find(|candidate| candidate.is_file())
+    });
+    required_tool(found, "the DuckDB CLI", "pip install duckdb-cli==1.5.6")
 }
 
-fn imported_reference() -> Workdir {
+fn python(variable: &str, version: &str) -> Option<PathBuf> {
+    let found = std::env::var_os(variable).map(PathBuf::from);
+    let what = format!("Python duckdb {version} ({variable})");
+    required_tool(found, &what, &format!("pip install duckdb=={version}"))
+}
+
+/// The reference examples imported by this version into a new archive.
+fn created_here() -> Workdir {
     let work = Workdir::new();
     work.copy_fixture("reference", "ref");
     assert_eq!(work.run(&["import", "ref"]).status.code(), Some(2));
     work
 }
 
+/// The previous version's archive of `data/sample`, after this version imported the
+/// reference examples into it (which upgrades it in place).
+fn created_by_the_previous_version() -> Workdir {
+    let work = Workdir::new();
+    work.copy_fixture(PREVIOUS_ARCHIVE, "archive.duckdb");
+    work.copy_fixture("reference", "ref");
+    let output = work.run(&["import", "ref"]);
+    assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
+    work
+}
+
 const CHECK_SQL: &str = "SELECT count(*), count(DISTINCT origin) FROM postbacks; \
     SELECT delivery_state, count(*) FROM outbound_messages GROUP BY 1 ORDER BY 1; \
-    SELECT content_urls[1] FROM inbound_messages WHERE channel = 'MMS' LIMIT 1;";
+    SELECT content_urls[1] FROM inbound_messages WHERE channel = 'MMS' ORDER BY postback_id LIMIT 1;";
 
-#[test]
-fn the_duckdb_cli_reads_the_archive() {
-    let Some(cli) = required_tool(on_path("duckdb"), "the DuckDB CLI") else {
-        return;
-    };
-    let work = imported_reference();
+/// What the CLI prints for [`CHECK_SQL`] on an archive made by [`created_here`].
+const CREATED_HERE_CSV: &str =
+    "34,7\ndelivered,6\nfailed,1\nrejected,1\nsend_failed,3\nsent,7\nURL of Content Here\n";
+
+fn run_cli(cli: &Path, db: &Path) -> String {
     let output = Command::new(cli)
-        .args([
-            "-readonly",
-            "-csv",
-            "-noheader",
-            work.db().to_str().unwrap(),
-            "-c",
-        ])
+        .args(["-readonly", "-csv", "-noheader"])
+        .arg(db)
+        .arg("-c")
         .arg(format!("SELECT version(); {CHECK_SQL}"))
         .output()
         .unwrap();
@@ -64,22 +88,13 @@ fn the_duckdb_cli_reads_the_archive() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "v1.5.5\n34,7\ndelivered,6\nfailed,1\nrejected,1\nsend_failed,3\nsent,7\nURL of Content Here\n"
-    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[test]
-fn python_duckdb_reads_the_archive() {
-    let python = std::env::var_os("POSTBACK_ARCHIVE_TEST_PYTHON").map(PathBuf::from);
-    let Some(python) = required_tool(python, "Python duckdb (POSTBACK_ARCHIVE_TEST_PYTHON)") else {
-        return;
-    };
-    let work = imported_reference();
+fn run_python(python: &Path, db: &Path) -> String {
     let script = format!(
         "import duckdb\ncon = duckdb.connect({:?}, read_only=True)\nprint(duckdb.__version__)\nfor q in {:?}.split(';')[:-1]:\n    print(con.sql(q).fetchall())\n",
-        work.db().to_str().unwrap(),
+        db.to_str().unwrap(),
         CHECK_SQL
     );
     let output = Command::new(python).args(["-c", &script]).output().unwrap();
@@ -88,8 +103,70 @@ fn python_duckdb_reads_the_archive() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// [`CHECK_SQL`]'s answer on the previous version's archive after the reference import,
+/// computed by this version itself, as the CLI prints it.
+fn expected_csv(work: &Workdir) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for sql in CHECK_SQL.split(';').filter(|s| !s.trim().is_empty()) {
+        let output = work.run(&["query", "--format", "csv", sql]);
+        assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));
+        let text = common::stdout(&output);
+        lines.extend(text.lines().skip(1).map(str::to_string));
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn the_duckdb_15_cli_reads_an_archive_created_by_this_version() {
+    let Some(cli) = duckdb_cli() else { return };
+    let work = created_here();
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "1.5.5\n[(34, 7)]\n[('delivered', 6), ('failed', 1), ('rejected', 1), ('send_failed', 3), ('sent', 7)]\n[('URL of Content Here',)]\n"
+        run_cli(&cli, &work.db()),
+        format!("v1.5.6\n{CREATED_HERE_CSV}")
     );
+}
+
+#[test]
+fn python_duckdb_15_and_20_read_an_archive_created_by_this_version() {
+    let expected = "[(34, 7)]\n[('delivered', 6), ('failed', 1), ('rejected', 1), ('send_failed', 3), ('sent', 7)]\n[('URL of Content Here',)]\n";
+    for (variable, version) in [(PYTHON_15, "1.5.5"), (PYTHON_20, "2.0.1")] {
+        let Some(python) = python(variable, version) else {
+            continue;
+        };
+        let work = created_here();
+        assert_eq!(
+            run_python(&python, &work.db()),
+            format!("{version}\n{expected}")
+        );
+    }
+}
+
+#[test]
+fn an_archive_of_the_previous_version_is_upgraded_in_place_and_stays_readable_by_duckdb_15() {
+    let work = created_by_the_previous_version();
+    let expected = expected_csv(&work);
+    assert_eq!(
+        work.value("SELECT count(*) FROM import_runs"),
+        "2",
+        "the previous version's run and ours"
+    );
+    if let Some(cli) = duckdb_cli() {
+        assert_eq!(run_cli(&cli, &work.db()), format!("v1.5.6\n{expected}"));
+    }
+    // Both Python clients print the same rows, and the first figure is this version's count.
+    let count = work.value("SELECT count(*) FROM postbacks");
+    let mut answers = Vec::new();
+    for (variable, version) in [(PYTHON_15, "1.5.5"), (PYTHON_20, "2.0.1")] {
+        if let Some(python) = python(variable, version) {
+            let printed = run_python(&python, &work.db());
+            let rows = printed.strip_prefix(&format!("{version}\n")).unwrap_or("");
+            assert!(rows.starts_with(&format!("[({count}, ")), "{printed}");
+            answers.push(rows.to_string());
+        }
+    }
+    answers.dedup();
+    assert!(answers.len() <= 1, "{answers:?}");
 }

@@ -360,7 +360,7 @@ fn sql_errors_print_duckdbs_message_and_exit_1() {
     assert_eq!(
         query_error(&work, &["SELECT * FROM nope"]),
         "postback-archive: error: Catalog Error: Table with name nope does not exist!\n\
-         Did you mean \"inbound_messages\"?\n\nLINE 1: SELECT * FROM nope\n                      ^\n"
+         Did you mean \"inbound_messages\"?\n\nLINE 1: SELECT * FROM nope\n                      ^^^^\n"
     );
 }
 
@@ -371,7 +371,7 @@ fn queries_never_change_the_archive() {
     query(&work, &[SUMMARY]);
     assert_eq!(
         query_error(&work, &["DELETE FROM postbacks"]),
-        "postback-archive: error: Invalid Input Error: Cannot execute statement of type \"DELETE\" on database \"archive\" which is attached in read-only mode!\n"
+        "postback-archive: error: Invalid Input Error: Cannot execute statement of type \"EXECUTE\" on database \"archive\" which is attached in read-only mode!\n"
     );
     assert!(
         std::fs::read(work.db()).unwrap() == before,

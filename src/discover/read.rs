@@ -1,40 +1,46 @@
 //! Discover, step 2: read one file's bytes, gunzip them if needed, and hash them.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 use xxhash_rust::xxh3::xxh3_128;
 
+use super::walk::not_a_regular_file;
 use super::{FileToRead, modified_micros};
 use crate::problem::{Problem, ProblemKind};
 
 /// What reading one file produced, ready for the parser.
 #[derive(Debug)]
 pub struct FileBytes {
-    /// Size and modification time of the open file, for the ledger.
+    /// Size and modification time of the open file before it was read, for the
+    /// ledger: if the file changes while (or after) it is read, the next run sees a
+    /// size or time other than these and reads it again.
     pub size: u64,
     pub modified_us: i64,
     /// Decompressed content; empty when the file was not read (too large) or
     /// nothing decompressed.
     pub content: Vec<u8>,
     /// xxh3-128 of the bytes on disk, to tell a touched file from a changed one;
-    /// `None` when the file was too large to read.
+    /// `None` when the file, or its decompressed content, was too large to import,
+    /// which keeps it out of the "unchanged" files so a later run reads it again.
     pub content_hash: Option<u128>,
     /// A file too large to read, or a damaged gzip stream (`content` then holds
     /// what decompressed before the damage).
     pub problem: Option<Problem>,
 }
 
+const MIB: u64 = 1024 * 1024;
+
 /// Read `file`, refusing content larger than `max_size` bytes (before or after gunzip),
-/// so that one huge or hostile file cannot exhaust memory. Fails only when the file
-/// cannot be opened or read.
+/// so that one huge or hostile file cannot exhaust memory. Only a regular file is read:
+/// it is opened without blocking (a named pipe put in its place since the walk would
+/// otherwise wait for a writer forever) and checked on the open handle. Fails when the
+/// file cannot be opened or read, or is not a regular file.
 pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem> {
-    let unreadable = |error: std::io::Error| {
-        Problem::whole_file(ProblemKind::Unreadable, format!("cannot read: {error}"))
-    };
-    let mut handle = File::open(&file.path).map_err(unreadable)?;
-    let metadata = handle.metadata().map_err(unreadable)?;
+    let (mut handle, metadata) = open_regular(&file.path)?;
     let mut bytes = FileBytes {
         size: metadata.len(),
         modified_us: modified_micros(&metadata),
@@ -43,46 +49,78 @@ pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem>
         problem: None,
     };
     if bytes.size > max_size {
-        bytes.problem = Some(too_large(
-            format!("the file is {} bytes, over", bytes.size),
-            max_size,
-        ));
+        let what = format!("the file is {} bytes, over", bytes.size);
+        bytes.problem = Some(too_large(&what, max_size, Size::Exactly(bytes.size)));
         return Ok(bytes);
     }
     let mut raw = Vec::with_capacity(bytes.size as usize + 1);
     (&mut handle)
-        .take(max_size + 1)
+        .take(max_size.saturating_add(1))
         .read_to_end(&mut raw)
-        .map_err(unreadable)?;
+        .map_err(unreadable("read"))?;
     if raw.len() as u64 > max_size {
-        bytes.problem = Some(too_large("the file grew beyond".to_string(), max_size));
+        let now = handle.metadata().map_or(0, |m| m.len());
+        let size = now.max(raw.len() as u64);
+        let what = "the file grew while it was read, past";
+        let problem = too_large(what, max_size, Size::Exactly(size));
+        bytes.problem = Some(problem);
         return Ok(bytes);
     }
-    bytes.content_hash = Some(xxh3_128(&raw));
     if !file.compressed {
+        bytes.content_hash = Some(xxh3_128(&raw));
         bytes.content = raw;
         return Ok(bytes);
     }
-    let (content, problem) = gunzip(&raw, max_size);
-    bytes.content = content;
-    bytes.problem = problem;
+    match gunzip(&raw, max_size) {
+        Ok((content, problem)) => {
+            bytes.content_hash = Some(xxh3_128(&raw));
+            bytes.content = content;
+            bytes.problem = problem;
+        }
+        Err(too_large) => bytes.problem = Some(too_large),
+    }
     Ok(bytes)
 }
 
-/// Decompress a gzip stream (several members allowed) up to `max_size` bytes.
-fn gunzip(raw: &[u8], max_size: u64) -> (Vec<u8>, Option<Problem>) {
-    let mut content = Vec::with_capacity(raw.len() * 4);
-    let result = MultiGzDecoder::new(raw)
-        .take(max_size + 1)
+/// Open `path` for reading if it is a regular file. `O_NONBLOCK` makes opening a
+/// named pipe return at once instead of waiting for a writer, and `O_NOCTTY` keeps a
+/// terminal device from becoming ours; the type is then checked on the open handle
+/// (fstat), so nothing swapped in since the walk is read. Reads of a regular file
+/// ignore `O_NONBLOCK`.
+fn open_regular(path: &Path) -> Result<(File, Metadata), Problem> {
+    let handle = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(unreadable("open"))?;
+    let metadata = handle.metadata().map_err(unreadable("read"))?;
+    if metadata.is_file() {
+        Ok((handle, metadata))
+    } else {
+        Err(not_a_regular_file(metadata.file_type()))
+    }
+}
+
+/// The `unreadable` problem of a failed step (`open`, `read`).
+fn unreadable(step: &'static str) -> impl Fn(std::io::Error) -> Problem {
+    move |error| Problem::whole_file(ProblemKind::Unreadable, format!("cannot {step}: {error}"))
+}
+
+/// Decompress a gzip stream (several members allowed): the content with the problem of
+/// a damaged stream, or the `too_large` problem past `max_size` bytes.
+fn gunzip(raw: &[u8], max_size: u64) -> Result<(Vec<u8>, Option<Problem>), Problem> {
+    let mut content = Vec::with_capacity(raw.len().saturating_mul(4));
+    let mut decoder = MultiGzDecoder::new(raw);
+    let result = (&mut decoder)
+        .take(max_size.saturating_add(1))
         .read_to_end(&mut content);
     if content.len() as u64 > max_size {
-        return (
-            Vec::new(),
-            Some(too_large(
-                "it decompresses to more than".to_string(),
-                max_size,
-            )),
-        );
+        let size = decompressed_size(decoder, content.len() as u64, max_size);
+        let what = match size {
+            Size::Exactly(bytes) => format!("it decompresses to {bytes} bytes, over"),
+            Size::Over(bytes) => format!("it decompresses to more than {bytes} bytes, over"),
+        };
+        return Err(too_large(&what, max_size, size));
     }
     let problem = result.err().map(|error| {
         let message = if content.is_empty() {
@@ -95,13 +133,58 @@ fn gunzip(raw: &[u8], max_size: u64) -> (Vec<u8>, Option<Problem>) {
         };
         Problem::whole_file(ProblemKind::BadGzip, message)
     });
-    (content, problem)
+    Ok((content, problem))
 }
 
-fn too_large(what: String, max_size: u64) -> Problem {
+/// How far past the limit a refused `.gz` is decompressed (into nothing) to learn its
+/// size for the message: a bounded cost, however much a hostile file inflates.
+const COUNT_FACTOR: u64 = 16;
+
+/// The size of content too large to import, as far as it was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Size {
+    Exactly(u64),
+    /// Larger than this; counting stopped there (or at damage in the stream).
+    Over(u64),
+}
+
+/// The whole decompressed size of a stream of which `so_far` bytes were decompressed,
+/// counted without keeping the bytes, up to `COUNT_FACTOR` times the limit.
+fn decompressed_size(mut rest: MultiGzDecoder<&[u8]>, so_far: u64, max_size: u64) -> Size {
+    let ceiling = max_size.saturating_mul(COUNT_FACTOR);
+    let mut size = so_far;
+    let mut buffer = vec![0; 64 * 1024];
+    while size <= ceiling {
+        match rest.read(&mut buffer) {
+            Ok(0) => return Size::Exactly(size),
+            Ok(read) => size = size.saturating_add(read as u64),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Size::Over(size),
+        }
+    }
+    Size::Over(ceiling)
+}
+
+/// The `too_large` problem: what was over the limit, and the `--max-file-size` (in
+/// whole MiB) that would import the file.
+fn too_large(what: &str, max_size: u64, size: Size) -> Problem {
+    let limit = if max_size.is_multiple_of(MIB) {
+        format!("{} MiB", max_size / MIB)
+    } else {
+        format!("{max_size} bytes")
+    };
+    let hint = match size {
+        Size::Exactly(bytes) => {
+            format!(
+                "import it with --max-file-size {} or larger",
+                bytes.div_ceil(MIB)
+            )
+        }
+        Size::Over(bytes) => format!("import it with a --max-file-size over {}", bytes / MIB),
+    };
     Problem::whole_file(
         ProblemKind::TooLarge,
-        format!("{what} the --max-file-size limit of {max_size} bytes; not imported"),
+        format!("{what} the --max-file-size limit of {limit}; not imported; {hint}"),
     )
 }
 
@@ -118,6 +201,7 @@ mod tests {
         FileToRead {
             path: path.to_path_buf(),
             display: String::new(),
+            path_key: 0,
             compressed,
             known: None,
         }
@@ -167,39 +251,110 @@ mod tests {
     }
 
     #[test]
-    fn refuses_content_over_the_limit() {
+    fn refuses_content_over_the_limit_and_says_which_limit_would_do() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.xml.gz");
         std::fs::write(&path, gzip(&vec![b' '; 5000])).unwrap();
-        let problem = read_file(&file(&path, true), 1000)
-            .unwrap()
-            .problem
-            .unwrap();
+        let refused = read_file(&file(&path, true), 1000).unwrap();
         assert_eq!(
-            problem.message,
-            "it decompresses to more than the --max-file-size limit of 1000 bytes; not imported"
+            (refused.content_hash, refused.content.len()),
+            (None, 0),
+            "not hashed, so that the ledger never takes it for imported"
+        );
+        assert_eq!(
+            refused.problem.unwrap().message,
+            "it decompresses to 5000 bytes, over the --max-file-size limit of 1000 bytes; not imported; import it with --max-file-size 1 or larger"
         );
         let plain = dir.path().join("big.xml");
-        std::fs::write(&plain, vec![b' '; 1001]).unwrap();
-        let too_large = read_file(&file(&plain, false), 1000).unwrap();
+        std::fs::write(&plain, vec![b' '; 3 * MIB as usize + 1]).unwrap();
+        let too_large = read_file(&file(&plain, false), 2 * MIB).unwrap();
         assert_eq!(
             (
                 too_large.size,
                 too_large.content_hash,
                 too_large.content.len()
             ),
-            (1001, None, 0)
+            (3 * MIB + 1, None, 0)
         );
-        let problem = too_large.problem.unwrap();
+        assert_eq!(
+            too_large.problem.unwrap().message,
+            "the file is 3145729 bytes, over the --max-file-size limit of 2 MiB; not imported; import it with --max-file-size 4 or larger"
+        );
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_counted_only_so_far_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.xml.gz");
+        std::fs::write(&path, gzip(&vec![b'<'; 2 * MIB as usize])).unwrap();
+        let problem = read_file(&file(&path, true), 100_000)
+            .unwrap()
+            .problem
+            .unwrap();
         assert_eq!(
             problem.message,
-            "the file is 1001 bytes, over the --max-file-size limit of 1000 bytes; not imported"
+            "it decompresses to more than 1600000 bytes, over the --max-file-size limit of 100000 bytes; not imported; import it with a --max-file-size over 1"
         );
-        let missing = dir.path().join("gone.xml");
-        let gone = file(&missing, false);
-        assert_eq!(
-            read_file(&gone, 1000).unwrap_err().kind,
-            ProblemKind::Unreadable
-        );
+    }
+
+    #[test]
+    fn only_regular_files_are_read_and_a_named_pipe_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.xml");
+        crate::discover::mkfifo(&fifo);
+        let socket = dir.path().join("socket.xml");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let cases = [
+            (fifo.as_path(), "not a regular file (a named pipe)"),
+            (dir.path(), "not a regular file (a directory)"),
+            (
+                Path::new("/dev/null"),
+                "not a regular file (a character device)",
+            ),
+            (
+                socket.as_path(),
+                "cannot open: No such device or address (os error 6)",
+            ),
+            (
+                &dir.path().join("gone.xml"),
+                "cannot open: No such file or directory (os error 2)",
+            ),
+        ];
+        for (path, message) in cases {
+            let problem = read_file(&file(path, false), 1000).unwrap_err();
+            assert_eq!(
+                (problem.kind, problem.message.as_str()),
+                (ProblemKind::Unreadable, message),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_that_grows_and_shrinks_while_read_gives_bytes_that_match_their_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("moving.xml");
+        std::fs::write(&path, b"").unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut handle = File::options().append(true).open(&path).unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    handle.write_all(&[b'x'; 4096]).unwrap();
+                    if handle.metadata().unwrap().len() > 200_000 {
+                        handle.set_len(0).unwrap();
+                    }
+                }
+            });
+            for _ in 0..300 {
+                let bytes = read_file(&file(&path, false), 100_000).unwrap();
+                match bytes.content_hash {
+                    Some(hash) => assert_eq!(hash, xxh3_128(&bytes.content)),
+                    None => assert_eq!(bytes.problem.unwrap().kind, ProblemKind::TooLarge),
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
     }
 }

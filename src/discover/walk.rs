@@ -1,13 +1,14 @@
 //! Discover, step 1: walk the roots and pick the files to read.
 
-use std::fs::Metadata;
-use std::path::{Path, PathBuf};
+use std::fs::{FileType, Metadata};
+use std::os::unix::fs::FileTypeExt;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::UNIX_EPOCH;
 
-use walkdir::WalkDir;
+use walkdir::{DirEntry, WalkDir};
 
-use super::{DiscoverError, FileToRead, Found, Ledger, WalkCounters};
+use super::{DiscoverError, FileToRead, Found, Ledger, WalkCounters, path_key};
 use crate::problem::{Problem, ProblemKind};
 
 /// How to walk.
@@ -39,7 +40,9 @@ pub fn resolve_roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
 /// Walk `roots` in a stable order and hand every candidate file, with what the ledger
 /// knows of it, to `emit`, which returns false to stop early (the consumer has gone).
 /// Files named on the command line are candidates whatever their name; in directories
-/// only `*.xml` and `*.xml.gz` are. The walk reads directories only, no file metadata.
+/// only `*.xml` and `*.xml.gz` are. The walk reads directories only, no file metadata,
+/// and opens no file. A candidate that is not a regular file (a named pipe, a socket,
+/// a device) is found `Unreadable`; other such entries are counted as `other`.
 pub fn walk(
     roots: &[PathBuf],
     ledger: &Ledger,
@@ -55,18 +58,10 @@ pub fn walk(
             .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()));
         for entry in walker {
             let found = match entry {
-                Ok(entry) if entry.file_type().is_dir() => continue,
-                Ok(entry) if entry.file_type().is_symlink() => {
-                    counters.other.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                Ok(entry) => {
-                    let explicit = entry.depth() == 0;
-                    match consider(entry.path(), explicit, ledger, counters) {
-                        Some(found) => found,
-                        None => continue,
-                    }
-                }
+                Ok(entry) => match consider(&entry, ledger, counters) {
+                    Some(found) => found,
+                    None => continue,
+                },
                 Err(error) => {
                     counters.seen.fetch_add(1, Ordering::Relaxed);
                     let path = error.path().unwrap_or(root).display().to_string();
@@ -85,35 +80,69 @@ pub fn walk(
     }
 }
 
-/// Decide about one file: ignore it, skip it as unchanged, or read it.
-fn consider(
-    path: &Path,
-    explicit: bool,
-    ledger: &Ledger,
-    counters: &WalkCounters,
-) -> Option<Found> {
+/// Decide about one entry of the walk: ignore it, or hand it on to be read (or to be
+/// reported, when it is a candidate but not a regular file).
+fn consider(entry: &DirEntry, ledger: &Ledger, counters: &WalkCounters) -> Option<Found> {
+    let file_type = entry.file_type();
+    if file_type.is_dir() {
+        return None;
+    }
+    let path = entry.path();
+    let explicit = entry.depth() == 0;
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-    let compressed = name.ends_with(".gz");
-    if !(explicit || name.ends_with(".xml") || name.ends_with(".xml.gz")) {
+    let candidate = explicit || name.ends_with(".xml") || name.ends_with(".xml.gz");
+    // A symbolic link is only seen here when links are not followed.
+    if !candidate || file_type.is_symlink() {
         counters.other.fetch_add(1, Ordering::Relaxed);
         return None;
     }
     counters.seen.fetch_add(1, Ordering::Relaxed);
     let display = path.display().to_string();
-    let known = ledger.get(&display);
+    if !file_type.is_file() {
+        let problem = not_a_regular_file(file_type);
+        return Some(Found::Unreadable { display, problem });
+    }
+    let known = ledger.find(path, &display);
     Some(Found::File(FileToRead {
         path: path.to_path_buf(),
+        path_key: path_key(path),
         display,
-        compressed,
+        compressed: name.ends_with(".gz"),
         known,
     }))
+}
+
+/// The `unreadable` problem of a candidate that is not a regular file, naming what it
+/// is: reading a named pipe would wait for a writer forever, and a device never ends.
+pub(super) fn not_a_regular_file(file_type: FileType) -> Problem {
+    let what = if file_type.is_fifo() {
+        "a named pipe"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "of an unknown type"
+    };
+    Problem::whole_file(
+        ProblemKind::Unreadable,
+        format!("not a regular file ({what})"),
+    )
 }
 
 /// Whether a file the ledger knows still has the size and modification time it had
 /// when it was read, so that it need not be read again. The readers call this, in
 /// parallel, rather than the walk: a nightly run over a large archive is mostly stats.
+/// A file the ledger holds without a content hash was not fully imported (it was too
+/// large): it is never unchanged, so that a run that can import it does.
 pub fn unchanged(file: &FileToRead) -> Result<bool, Problem> {
-    let Some(known) = file.known else {
+    let Some(known) = file.known.filter(|known| known.content_hash.is_some()) else {
         return Ok(false);
     };
     match file.path.metadata() {
@@ -136,19 +165,37 @@ pub fn modified_micros(metadata: &Metadata) -> i64 {
     }
 }
 
+/// What went wrong at a place the walk could not look at: a directory it may not
+/// read, or (with `--follow-symlinks`) a link that leads nowhere or in a circle.
 fn walk_error_message(error: &walkdir::Error) -> String {
     if let Some(ancestor) = error.loop_ancestor() {
-        return format!("symlink loop back to {}", ancestor.display());
+        let ancestor = ancestor.display();
+        return format!("a symbolic link back to {ancestor}, which holds it; not followed again");
     }
-    match error.io_error() {
-        Some(io) => format!("cannot read: {io}"),
-        None => error.to_string(),
+    let Some(io) = error.io_error() else {
+        return error.to_string();
+    };
+    match error.path().and_then(|path| std::fs::read_link(path).ok()) {
+        Some(target) if io.kind() == std::io::ErrorKind::NotFound => {
+            format!(
+                "a symbolic link to {}, which does not exist",
+                target.display()
+            )
+        }
+        Some(target) => format!(
+            "cannot follow the symbolic link to {}: {io}",
+            target.display()
+        ),
+        None => format!("cannot read: {io}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::discover::{KnownFile, mkfifo};
 
     fn walk_all(
         root: &Path,
@@ -195,26 +242,33 @@ mod tests {
         let path = dir.path().join("a.xml");
         std::fs::write(&path, "<POSTBACK/>").unwrap();
         let metadata = path.metadata().unwrap();
-        let known = |size| crate::discover::KnownFile {
+        let known = |size, content_hash| KnownFile {
             file_id: 1,
             size,
             modified_us: modified_micros(&metadata),
-            content_hash: None,
+            content_hash,
         };
         let file = |known| FileToRead {
             path: path.clone(),
             display: String::new(),
+            path_key: 0,
             compressed: false,
             known,
         };
-        assert_eq!(unchanged(&file(Some(known(11)))), Ok(true));
-        assert_eq!(unchanged(&file(Some(known(10)))), Ok(false), "size changed");
-        assert_eq!(unchanged(&file(None)), Ok(false), "not in the ledger");
-        let mut ledger = Ledger::default();
-        ledger.insert(
-            crate::discover::path_key(&path.display().to_string()),
-            known(11),
+        assert_eq!(unchanged(&file(Some(known(11, Some(5))))), Ok(true));
+        assert_eq!(
+            unchanged(&file(Some(known(10, Some(5))))),
+            Ok(false),
+            "size changed"
         );
+        assert_eq!(unchanged(&file(None)), Ok(false), "not in the ledger");
+        assert_eq!(
+            unchanged(&file(Some(known(11, None)))),
+            Ok(false),
+            "never fully imported (too large): read again"
+        );
+        let mut ledger = Ledger::default();
+        ledger.insert(path_key(&path), known(11, Some(5)));
         ledger.seal();
         let counters = WalkCounters::default();
         let mut found = Vec::new();
@@ -228,12 +282,109 @@ mod tests {
                 true
             },
         );
-        assert!(matches!(&found[..], [Found::File(f)] if f.known == Some(known(11))));
+        assert!(matches!(&found[..], [Found::File(f)] if f.known == Some(known(11, Some(5)))));
         std::fs::remove_file(&path).unwrap();
         assert_eq!(
-            unchanged(&file(Some(known(11)))).unwrap_err().kind,
+            unchanged(&file(Some(known(11, Some(5))))).unwrap_err().kind,
             ProblemKind::Unreadable
         );
+    }
+
+    /// Everything a walk hands on, as `name: file` or `name: problem message`.
+    fn walk_found(root: &Path, options: WalkOptions) -> (Vec<String>, (u64, u64, u64)) {
+        let counters = WalkCounters::default();
+        let mut found = Vec::new();
+        let name = |display: &str| {
+            display
+                .strip_prefix(&format!("{}/", root.display()))
+                .unwrap_or(display)
+                .to_string()
+        };
+        walk(
+            &[root.to_path_buf()],
+            &Ledger::default(),
+            options,
+            &counters,
+            |f| {
+                found.push(match f {
+                    Found::File(file) => format!("{}: file", name(&file.display)),
+                    Found::Unreadable { display, problem } => {
+                        format!("{}: {}", name(&display), problem.message)
+                    }
+                });
+                true
+            },
+        );
+        (found, counters.snapshot())
+    }
+
+    #[test]
+    fn entries_that_are_not_regular_files_are_reported_or_counted_never_handed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        mkfifo(&root.join("pipe.xml"));
+        mkfifo(&root.join("pipe.txt"));
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("socket.xml.gz")).unwrap();
+        std::fs::create_dir(root.join("folder.xml")).unwrap();
+        std::fs::write(root.join("folder.xml/inside.xml"), "<POSTBACK/>").unwrap();
+        let links = root.join("links");
+        std::fs::create_dir(&links).unwrap();
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, links.join(name)).unwrap()
+        };
+        link(Path::new("/dev/null"), "null.xml");
+        link(&root.join("pipe.xml"), "to-pipe.xml");
+        link(&root.join("missing.xml"), "dangling.xml");
+        link(&links.join("self.xml"), "self.xml");
+        link(root, "up");
+        let (found, counts) = walk_found(root, WalkOptions::default());
+        assert_eq!(
+            found,
+            [
+                "folder.xml/inside.xml: file",
+                "pipe.xml: not a regular file (a named pipe)",
+                "socket.xml.gz: not a regular file (a socket)",
+            ]
+        );
+        assert_eq!(
+            counts,
+            (3, 0, 6),
+            "pipe.txt and the five symbolic links are other"
+        );
+        let follow = WalkOptions {
+            follow_symlinks: true,
+        };
+        let (found, counts) = walk_found(root, follow);
+        assert_eq!(
+            found,
+            [
+                "folder.xml/inside.xml: file",
+                format!("links/dangling.xml: a symbolic link to {}/missing.xml, which does not exist", root.display()).as_str(),
+                "links/null.xml: not a regular file (a character device)",
+                format!("links/self.xml: cannot follow the symbolic link to {}/links/self.xml: Too many levels of symbolic links (os error 40)", root.display()).as_str(),
+                "links/to-pipe.xml: not a regular file (a named pipe)",
+                format!("links/up: a symbolic link back to {}, which holds it; not followed again", root.display()).as_str(),
+                "pipe.xml: not a regular file (a named pipe)",
+                "socket.xml.gz: not a regular file (a socket)",
+            ]
+        );
+        assert_eq!(counts, (8, 0, 1), "pipe.txt is other");
+    }
+
+    #[test]
+    fn a_named_pipe_named_on_the_command_line_is_reported_whatever_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        mkfifo(&fifo);
+        let (found, counts) = walk_found(&fifo, WalkOptions::default());
+        assert_eq!(
+            found,
+            [format!(
+                "{}: not a regular file (a named pipe)",
+                fifo.display()
+            )]
+        );
+        assert_eq!(counts, (1, 0, 0));
     }
 
     #[test]

@@ -140,7 +140,7 @@ fn needs_quotes(member: &str) -> bool {
         _ => bytes.iter().any(|b| {
             matches!(
                 b,
-                b'"' | b'\'' | b'(' | b')' | b',' | b':' | b'=' | b'[' | b']' | b'{' | b'}'
+                b'"' | b'\'' | b'(' | b')' | b',' | b':' | b'=' | b'[' | b'\\' | b']' | b'{' | b'}'
             )
         }),
     }
@@ -416,7 +416,7 @@ mod tests {
         ]);
         assert_eq!(
             show(list),
-            r"[a, b c, 'it\'s', NULL, 'x,y', '', ' a', 'null', a\b]"
+            r"[a, b c, 'it\'s', NULL, 'x,y', '', ' a', 'null', 'a\\b']"
         );
         let record = Cell::Struct(vec![
             ("a".into(), Cell::Int(1)),

@@ -86,7 +86,16 @@ pub(super) enum Shape {
     UHugeInt,
     List(Box<Shape>),
     Struct(Vec<Shape>),
+    /// An unnamed struct (`ROW(1, 'a')`, DuckDB 2.0's TUPLE): its members have no names,
+    /// though the values arrive with generated ones (`element1`).
+    Tuple(Vec<Shape>),
     Map(Box<Shape>, Box<Shape>),
+}
+
+/// A struct whose members have no names: DuckDB's C API reports them empty.
+fn is_tuple(logical_type: &LogicalTypeHandle) -> bool {
+    let members = logical_type.num_children();
+    members > 0 && (0..members).all(|index| logical_type.child_name(index).is_empty())
 }
 
 /// The shape of a logical type, or `None` for the types whose values would come out
@@ -103,11 +112,16 @@ pub(super) fn shape(logical_type: &LogicalTypeHandle) -> Option<Shape> {
         LogicalTypeId::List | LogicalTypeId::Array => {
             Shape::List(Box::new(shape(&logical_type.child(0))?))
         }
-        LogicalTypeId::Struct => Shape::Struct(
-            (0..logical_type.num_children())
+        LogicalTypeId::Struct => {
+            let members = (0..logical_type.num_children())
                 .map(|index| shape(&logical_type.child(index)))
-                .collect::<Option<_>>()?,
-        ),
+                .collect::<Option<_>>()?;
+            if is_tuple(logical_type) {
+                Shape::Tuple(members)
+            } else {
+                Shape::Struct(members)
+            }
+        }
         LogicalTypeId::Map => Shape::Map(
             Box::new(shape(&logical_type.child(0))?),
             Box::new(shape(&logical_type.child(1))?),
@@ -230,6 +244,12 @@ pub(super) fn type_name(logical_type: &LogicalTypeHandle) -> String {
             type_name(&logical_type.child(0)),
             type_name(&logical_type.child(1))
         ),
+        LogicalTypeId::Struct if is_tuple(logical_type) => {
+            let members: Vec<String> = (0..logical_type.num_children())
+                .map(|index| type_name(&logical_type.child(index)))
+                .collect();
+            format!("TUPLE({})", members.join(", "))
+        }
         LogicalTypeId::Struct | LogicalTypeId::Union => {
             let members: Vec<String> = (0..logical_type.num_children())
                 .map(|index| {
@@ -318,9 +338,10 @@ fn owned_cell(value: Value, shape: &Shape) -> Cell {
             )
         }
         (Value::Struct(fields), shape) => {
-            let field_shapes = match shape {
-                Shape::Struct(shapes) => shapes.as_slice(),
-                _ => &[],
+            let (field_shapes, unnamed) = match shape {
+                Shape::Struct(shapes) => (shapes.as_slice(), false),
+                Shape::Tuple(shapes) => (shapes.as_slice(), true),
+                _ => (&[][..], false),
             };
             Cell::Struct(
                 fields
@@ -328,7 +349,8 @@ fn owned_cell(value: Value, shape: &Shape) -> Cell {
                     .enumerate()
                     .map(|(index, (name, value))| {
                         let field_shape = field_shapes.get(index).unwrap_or(&plain);
-                        (name.clone(), owned_cell(value.clone(), field_shape))
+                        let name = if unnamed { String::new() } else { name.clone() };
+                        (name, owned_cell(value.clone(), field_shape))
                     })
                     .collect(),
             )

@@ -24,7 +24,11 @@ use rows::LedgerEntry;
 /// Everything the store needs to know about one file that discovery handed on.
 #[derive(Debug)]
 pub struct FileRecord {
+    /// The path as stored in `files.path` and shown to users (lossy when not UTF-8).
     pub path: String,
+    /// The ledger's key for the path's exact bytes ([`crate::discover::path_key`]);
+    /// 0 for a file that could not be read, which stays out of the ledger.
+    pub path_key: u128,
     pub size: u64,
     pub modified_us: i64,
     pub compressed: bool,
@@ -37,6 +41,7 @@ impl FileRecord {
     pub fn unreadable(path: String, known: Option<KnownFile>, problem: Problem) -> Self {
         FileRecord {
             path,
+            path_key: 0,
             size: 0,
             modified_us: 0,
             compressed: false,
@@ -59,8 +64,8 @@ pub enum FileContent {
     /// Could not be read: the problem is recorded, but the file stays out of the
     /// ledger so that the next run tries again.
     Unreadable(Problem),
-    /// Its size or time changed but its bytes did not: only the ledger is updated.
-    Unchanged,
+    /// Its size or time changed but its bytes did not: only its ledger entry is updated.
+    Unchanged(KnownFile),
     /// Read and parsed (possibly with problems, possibly holding no postback).
     Read {
         content_hash: Option<u128>,
@@ -165,7 +170,7 @@ impl<'a> ImportWriter<'a> {
         raw.execute(
             "CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
              CREATE TEMP TABLE IF NOT EXISTS pa_file_updates (
-                 file_id BIGINT, size BIGINT, modified_at TIMESTAMP, content_hash UHUGEINT,
+                 file_id BIGINT, path_key UHUGEINT, size BIGINT, modified_at TIMESTAMP, content_hash UHUGEINT,
                  touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);",
         )
         .map_err(StoreError::Write)?;
@@ -307,9 +312,9 @@ impl<'a> ImportWriter<'a> {
         self.raw.execute(&format!(
             "DELETE FROM duplicates WHERE run_id <> {run_id} AND file_id IN (SELECT file_id FROM pa_reread);
              DELETE FROM import_errors WHERE run_id <> {run_id} AND file_id IN (SELECT file_id FROM pa_reread);
-             UPDATE files SET size = u.size, modified_at = u.modified_at, run_id = {run_id}
+             UPDATE files SET path_key = u.path_key, size = u.size, modified_at = u.modified_at, run_id = {run_id}
              FROM pa_file_updates u WHERE files.file_id = u.file_id AND u.touch_only;
-             UPDATE files SET size = u.size, modified_at = u.modified_at, content_hash = u.content_hash,
+             UPDATE files SET path_key = u.path_key, size = u.size, modified_at = u.modified_at, content_hash = u.content_hash,
                     run_id = {run_id}, postbacks = u.postbacks, duplicates = u.duplicates, errors = u.errors
              FROM pa_file_updates u WHERE files.file_id = u.file_id AND NOT u.touch_only;
              DELETE FROM pa_file_updates;
@@ -375,8 +380,7 @@ impl<'a> ImportWriter<'a> {
                 batch.counters.errors += 1;
                 return rows::problem(&mut batch.errors, self.run_id, None, &record.path, problem);
             }
-            FileContent::Unchanged => {
-                let known = record.known.expect("an unchanged file is in the ledger");
+            FileContent::Unchanged(known) => {
                 let entry = LedgerEntry {
                     file_id: known.file_id,
                     content_hash: known.content_hash,

@@ -2,7 +2,6 @@
 //! is laid out in the columns of its table (see sql/schema.sql).
 
 use super::FileRecord;
-use crate::discover::path_key;
 use crate::normalize::columns::COLUMNS;
 use crate::normalize::{Postback, Value};
 use crate::problem::Problem;
@@ -96,7 +95,7 @@ impl LedgerEntry {
     ) -> Appended {
         a.set_i64(0, Some(self.file_id));
         a.set_str(1, Some(&record.path));
-        a.set_u128(2, Some(path_key(&record.path)));
+        a.set_u128(2, Some(record.path_key));
         a.set_i64(3, Some(record.size as i64));
         a.set_timestamp(4, Some(record.modified_us));
         a.set_u128(5, self.content_hash);
@@ -106,14 +105,17 @@ impl LedgerEntry {
         self.append_counts(a, 9)
     }
 
-    /// A row of the `pa_file_updates` temp table, applied to `files` at commit.
+    /// A row of the `pa_file_updates` temp table, applied to `files` at commit. It
+    /// carries the path's key too: a row an earlier version keyed on a lossy name
+    /// takes the exact one.
     pub fn append_update(&self, a: &mut ChunkAppender<'_>, record: &FileRecord) -> Appended {
         a.set_i64(0, Some(self.file_id));
-        a.set_i64(1, Some(record.size as i64));
-        a.set_timestamp(2, Some(record.modified_us));
-        a.set_u128(3, self.content_hash);
-        a.set_bool(4, Some(self.touch_only));
-        self.append_counts(a, 5)
+        a.set_u128(1, Some(record.path_key));
+        a.set_i64(2, Some(record.size as i64));
+        a.set_timestamp(3, Some(record.modified_us));
+        a.set_u128(4, self.content_hash);
+        a.set_bool(5, Some(self.touch_only));
+        self.append_counts(a, 6)
     }
 
     fn append_counts(&self, a: &mut ChunkAppender<'_>, first: usize) -> Appended {
