@@ -513,6 +513,7 @@ fn read_through_discover(packed: &[u8]) -> Result<(Vec<u8>, Option<Problem>), St
     let path = dir.join("case.xml.gz");
     std::fs::write(&path, packed).map_err(|e| format!("cannot write the case: {e}"))?;
     let file = postback_archive::discover::FileToRead {
+        path_key: postback_archive::discover::path_key(&path),
         path,
         display: "case.xml.gz".to_string(),
         compressed: true,
