@@ -1,0 +1,504 @@
+//! Serve's durable writer: the archive folder that `import` later reads. Each postback
+//! body becomes its own file under `DIR/YYYY/MM/DD/` (UTC), and only once it is safe
+//! on disk does the request get its 200.
+//!
+//! A body is written to `DIR/.incoming/NAME.part`, its modification time set to the
+//! request's arrival (the importer keeps it as the arrival time), fsynced, renamed to
+//! `DIR/YYYY/MM/DD/NAME` (never over an existing file), and the day folder fsynced.
+//! Group commit: a few writer lanes each take every body waiting at that moment and
+//! make the whole batch durable with one round of parallel fsyncs and one fsync of
+//! each folder, so concurrent requests share the cost of the disk's flushes.
+
+use std::collections::BTreeSet;
+use std::fs::{File, FileTimes, OpenOptions};
+use std::hash::BuildHasher;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
+use super::metrics::Metrics;
+
+/// Where bodies wait, hidden from `import`'s walk of `*.xml` files, until they are safe.
+const INCOMING: &str = ".incoming";
+/// Leftovers of a killed server older than this are removed at start; no request of
+/// a live server (on this folder) takes that long.
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+/// Most bodies one lane makes durable together.
+const MAX_BATCH: usize = 256;
+/// Most fsyncs one batch runs at once.
+const FSYNC_THREADS: usize = 16;
+
+/// What went wrong while archiving a body: the request is answered 503 (so the
+/// platform sends it again) and nothing half-written is left under its final name.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("the archive writer has stopped (the server is shutting down)")]
+    Stopped,
+}
+
+fn io_error<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> WriteError + 'p {
+    move |source| WriteError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where a body goes: its day folder (`2026/11/30`) and file name. Names start with
+/// the arrival time to the microsecond, so they sort by arrival, then carry the
+/// process id, a per-process random tag and a sequence number, so they never collide,
+/// not across restarts nor between two servers writing to one folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    pub day: String,
+    pub file: String,
+}
+
+impl Name {
+    /// The path under the archive folder, `2026/11/30/045821.123456-4242-1a2b3c4d-000017.xml`.
+    pub fn relative(&self) -> String {
+        format!("{}/{}", self.day, self.file)
+    }
+}
+
+/// The archive folder, as the writer sees it.
+#[derive(Debug)]
+pub struct ArchiveDir {
+    root: PathBuf,
+    incoming: PathBuf,
+    tag: String,
+    sequence: AtomicU64,
+    /// Day folders this process has made durable (created, and their parents fsynced).
+    ready_days: Mutex<BTreeSet<String>>,
+}
+
+impl ArchiveDir {
+    /// Open `root` (created if missing) and clear what killed servers left in
+    /// `.incoming` more than an hour ago: bodies that were never acknowledged.
+    pub fn open(root: &Path) -> Result<ArchiveDir, WriteError> {
+        std::fs::create_dir_all(root).map_err(io_error("create the archive folder", root))?;
+        let root = root
+            .canonicalize()
+            .map_err(io_error("resolve the archive folder", root))?;
+        let incoming = root.join(INCOMING);
+        std::fs::create_dir_all(&incoming).map_err(io_error("create", &incoming))?;
+        remove_stale(&incoming)?;
+        let random = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        Ok(ArchiveDir {
+            root,
+            incoming,
+            tag: format!("{}-{:08x}", std::process::id(), random as u32),
+            sequence: AtomicU64::new(0),
+            ready_days: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A new, unique name for a body that arrived at `arrived`; `.xml.gz` when it is
+    /// gzipped (the importer gunzips those).
+    pub fn name_for(&self, arrived: SystemTime, gzip: bool) -> Name {
+        let at: DateTime<Utc> = arrived.into();
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let extension = if gzip { "xml.gz" } else { "xml" };
+        Name {
+            day: at.format("%Y/%m/%d").to_string(),
+            file: format!(
+                "{}-{}-{sequence:06}.{extension}",
+                at.format("%H%M%S%.6f"),
+                self.tag
+            ),
+        }
+    }
+
+    /// Where the body of `name` is written before it is safe.
+    pub fn temp_path(&self, name: &Name) -> PathBuf {
+        self.incoming.join(format!("{}.part", name.file))
+    }
+
+    /// Create the day folder of `name` if needed and make its entry durable: the
+    /// first time this process uses a day, its parents are fsynced too.
+    fn ready_day(&self, day: &str) -> Result<PathBuf, WriteError> {
+        let folder = self.root.join(day);
+        let mut ready = self.ready_days.lock().map_err(|_| WriteError::Stopped)?;
+        if ready.contains(day) {
+            return Ok(folder);
+        }
+        std::fs::create_dir_all(&folder).map_err(io_error("create", &folder))?;
+        for parent in folder.ancestors().skip(1) {
+            sync_folder(parent)?;
+            if parent == self.root {
+                break;
+            }
+        }
+        ready.insert(day.to_string());
+        Ok(folder)
+    }
+}
+
+fn remove_stale(incoming: &Path) -> Result<(), WriteError> {
+    let entries = std::fs::read_dir(incoming).map_err(io_error("list", incoming))?;
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| now.duration_since(modified).unwrap_or_default() > STALE_AFTER);
+        if stale && path.extension().is_some_and(|e| e == "part") {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(())
+}
+
+fn sync_folder(folder: &Path) -> Result<(), WriteError> {
+    File::open(folder)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error("fsync the folder", folder))
+}
+
+/// A body being written under `.incoming`; removed when dropped unless it was moved
+/// to its final name.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    file: File,
+    placed: bool,
+}
+
+impl TempFile {
+    pub fn create(path: PathBuf) -> Result<TempFile, WriteError> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_error("create", &path))?;
+        Ok(TempFile {
+            path,
+            file,
+            placed: false,
+        })
+    }
+
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
+        self.file
+            .write_all(bytes)
+            .map_err(io_error("write", &self.path))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A received body: small ones stay in memory until their lane writes them; larger
+/// ones were written to their temporary file as they arrived.
+#[derive(Debug)]
+pub enum Body {
+    Memory(Vec<u8>),
+    Spilled(TempFile),
+}
+
+/// One request's body, to be archived.
+#[derive(Debug)]
+pub struct Delivery {
+    pub name: Name,
+    pub arrived: SystemTime,
+    pub body: Body,
+}
+
+type Reply = oneshot::Sender<Result<Name, WriteError>>;
+
+struct Job {
+    delivery: Delivery,
+    reply: Reply,
+}
+
+/// The writer: lanes that make batches of bodies durable. [`Writer::archive`]
+/// resolves only once the body is safe under its final name.
+pub struct Writer {
+    dir: Arc<ArchiveDir>,
+    jobs: Mutex<Option<Sender<Job>>>,
+    lanes: Mutex<Vec<JoinHandle<()>>>,
+    failing: Arc<AtomicBool>,
+}
+
+impl Writer {
+    /// Start `lanes` writer threads on `dir`.
+    pub fn start(dir: Arc<ArchiveDir>, lanes: usize, metrics: Arc<Metrics>) -> Writer {
+        let (sender, receiver) = channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let failing = Arc::new(AtomicBool::new(false));
+        let handles = (0..lanes.max(1))
+            .filter_map(|lane| {
+                let (receiver, dir) = (receiver.clone(), dir.clone());
+                let (metrics, failing) = (metrics.clone(), failing.clone());
+                std::thread::Builder::new()
+                    .name(format!("archive-{lane}"))
+                    .spawn(move || run_lane(&receiver, &dir, &metrics, &failing))
+                    .ok()
+            })
+            .collect();
+        Writer {
+            dir,
+            jobs: Mutex::new(Some(sender)),
+            lanes: Mutex::new(handles),
+            failing,
+        }
+    }
+
+    pub fn dir(&self) -> &ArchiveDir {
+        &self.dir
+    }
+
+    /// Whether the last batch could not be written (a full disk, a folder in the way).
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Archive one body; resolves once it is durable under its final name.
+    pub async fn archive(&self, delivery: Delivery) -> Result<Name, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let jobs = self.jobs.lock().map_err(|_| WriteError::Stopped)?;
+            let sender = jobs.as_ref().ok_or(WriteError::Stopped)?;
+            sender
+                .send(Job { delivery, reply })
+                .map_err(|_| WriteError::Stopped)?;
+        }
+        answer.await.unwrap_or(Err(WriteError::Stopped))
+    }
+
+    /// Stop taking bodies, finish those waiting, and wait for the lanes to end.
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let handles = self.lanes.lock().map(|mut h| std::mem::take(&mut *h));
+        for handle in handles.unwrap_or_default() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run_lane(
+    jobs: &Mutex<Receiver<Job>>,
+    dir: &ArchiveDir,
+    metrics: &Metrics,
+    failing: &AtomicBool,
+) {
+    while let Some(batch) = next_batch(jobs) {
+        let count = batch.len() as u64;
+        let archived = commit(dir, batch, metrics);
+        failing.store(archived < count, Ordering::Relaxed);
+        metrics.commit_batches.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .archived_files
+            .fetch_add(archived, Ordering::Relaxed);
+        metrics
+            .write_errors
+            .fetch_add(count - archived, Ordering::Relaxed);
+    }
+}
+
+/// Every job waiting now (at least one; `None` once the writer is closed and drained).
+fn next_batch(jobs: &Mutex<Receiver<Job>>) -> Option<Vec<Job>> {
+    let jobs = jobs.lock().ok()?;
+    let mut batch = vec![jobs.recv().ok()?];
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// A body written to its temporary file, waiting for the barriers.
+struct Staged {
+    temp: TempFile,
+    name: Name,
+    reply: Reply,
+}
+
+/// Make a batch durable and answer each job; returns how many were archived.
+fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> u64 {
+    let mut staged = Vec::with_capacity(batch.len());
+    for job in batch {
+        match stage(dir, job.delivery) {
+            Ok((temp, name)) => staged.push(Staged {
+                temp,
+                name,
+                reply: job.reply,
+            }),
+            Err(error) => {
+                let _ = job.reply.send(Err(error));
+            }
+        }
+    }
+    if staged.is_empty() {
+        return 0;
+    }
+    let started = Instant::now();
+    let synced = fsync_all(&staged);
+    metrics.fsync_seconds.observe(started.elapsed());
+    let mut placed = Vec::with_capacity(staged.len());
+    for (mut staged, synced) in staged.into_iter().zip(synced) {
+        match synced.and_then(|()| place(dir, &mut staged.temp, &staged.name)) {
+            Ok(folder) => placed.push((folder, staged)),
+            Err(error) => {
+                let _ = staged.reply.send(Err(error));
+            }
+        }
+    }
+    let started = Instant::now();
+    let folders: BTreeSet<&Path> = placed.iter().map(|(folder, _)| folder.as_path()).collect();
+    let failed: Vec<(PathBuf, String)> = folders
+        .into_iter()
+        .filter_map(|folder| {
+            let error = sync_folder(folder).err()?;
+            Some((folder.to_path_buf(), error.to_string()))
+        })
+        .collect();
+    metrics.fsync_seconds.observe(started.elapsed());
+    let mut archived = 0;
+    for (folder, staged) in placed {
+        let result = match failed.iter().find(|(path, _)| *path == folder) {
+            None => Ok(staged.name),
+            Some((_, message)) => Err(WriteError::Io {
+                action: "make durable the folder",
+                path: folder,
+                source: io::Error::other(message.clone()),
+            }),
+        };
+        archived += u64::from(result.is_ok());
+        let _ = staged.reply.send(result);
+    }
+    archived
+}
+
+/// Write a body to its temporary file (if it is not there yet) and give the file the
+/// arrival time, which `import` records as the postback's arrival.
+fn stage(dir: &ArchiveDir, delivery: Delivery) -> Result<(TempFile, Name), WriteError> {
+    let Delivery {
+        name,
+        arrived,
+        body,
+    } = delivery;
+    let temp = match body {
+        Body::Memory(bytes) => {
+            let mut temp = TempFile::create(dir.temp_path(&name))?;
+            temp.append(&bytes)?;
+            temp
+        }
+        Body::Spilled(temp) => temp,
+    };
+    let times = FileTimes::new().set_accessed(arrived).set_modified(arrived);
+    temp.file
+        .set_times(times)
+        .map_err(io_error("set the arrival time of", &temp.path))?;
+    Ok((temp, name))
+}
+
+/// fsync every staged file, up to [`FSYNC_THREADS`] at once: the file system folds
+/// concurrent fsyncs into few journal commits, so a batch costs about one flush.
+fn fsync_all(staged: &[Staged]) -> Vec<Result<(), WriteError>> {
+    let sync = |chunk: &[Staged]| -> Vec<Result<(), WriteError>> {
+        let sync_one = |s: &Staged| {
+            s.temp
+                .file
+                .sync_all()
+                .map_err(io_error("fsync", &s.temp.path))
+        };
+        chunk.iter().map(sync_one).collect()
+    };
+    if staged.len() <= 1 {
+        return sync(staged);
+    }
+    let per_thread = staged.len().div_ceil(FSYNC_THREADS);
+    std::thread::scope(|scope| {
+        let running: Vec<_> = staged
+            .chunks(per_thread)
+            .map(|chunk| {
+                let thread = std::thread::Builder::new().name("fsync".to_string());
+                (chunk, thread.spawn_scoped(scope, move || sync(chunk)))
+            })
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|(chunk, thread)| match thread {
+                Ok(thread) => thread.join().unwrap_or_else(|_| sync(chunk)),
+                Err(_) => sync(chunk),
+            })
+            .collect()
+    })
+}
+
+/// Move a durable temporary file to its final name in its day folder.
+fn place(dir: &ArchiveDir, temp: &mut TempFile, name: &Name) -> Result<PathBuf, WriteError> {
+    let folder = dir.ready_day(&name.day)?;
+    let target = folder.join(&name.file);
+    rename_no_replace(&temp.path, &target).map_err(io_error("move into place", &target))?;
+    temp.placed = true;
+    Ok(folder)
+}
+
+/// Rename, failing rather than replacing a file already at `to`.
+#[cfg(target_os = "linux")]
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    let from_c = CString::new(from.as_os_str().as_bytes())?;
+    let to_c = CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: both are NUL-terminated paths that live across the call.
+    let result = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from_c.as_ptr(),
+            libc::AT_FDCWD,
+            to_c.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if result == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EINVAL) {
+        // A file system without RENAME_NOREPLACE.
+        return link_then_unlink(from, to);
+    }
+    Err(error)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
+    link_then_unlink(from, to)
+}
+
+/// A rename that never replaces: `link` fails when `to` exists.
+fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from)
+}
