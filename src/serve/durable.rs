@@ -308,16 +308,20 @@ fn run_lane(
     failing: &AtomicBool,
 ) {
     while let Some(batch) = next_batch(jobs) {
-        let count = batch.len() as u64;
-        let archived = commit(dir, batch, metrics);
-        failing.store(archived < count, Ordering::Relaxed);
+        let answers = commit(dir, batch, metrics);
+        let archived = answers.iter().filter(|(_, result)| result.is_ok()).count() as u64;
+        let failed = answers.len() as u64 - archived;
+        // Counted before the answers go out, so a client that got its answer sees
+        // the metrics and /healthz that include it.
+        failing.store(failed > 0, Ordering::Relaxed);
         metrics.commit_batches.fetch_add(1, Ordering::Relaxed);
         metrics
             .archived_files
             .fetch_add(archived, Ordering::Relaxed);
-        metrics
-            .write_errors
-            .fetch_add(count - archived, Ordering::Relaxed);
+        metrics.write_errors.fetch_add(failed, Ordering::Relaxed);
+        for (reply, result) in answers {
+            let _ = reply.send(result);
+        }
     }
 }
 
@@ -341,8 +345,13 @@ struct Staged {
     reply: Reply,
 }
 
-/// Make a batch durable and answer each job; returns how many were archived.
-fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> u64 {
+/// The answer to each job of a batch.
+type Answers = Vec<(Reply, Result<Name, WriteError>)>;
+
+/// Make a batch durable: every body that could be written is safe under its final
+/// name when this returns the answers.
+fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> Answers {
+    let mut answers = Vec::with_capacity(batch.len());
     let mut staged = Vec::with_capacity(batch.len());
     for job in batch {
         match stage(dir, job.delivery) {
@@ -351,13 +360,11 @@ fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> u64 {
                 name,
                 reply: job.reply,
             }),
-            Err(error) => {
-                let _ = job.reply.send(Err(error));
-            }
+            Err(error) => answers.push((job.reply, Err(error))),
         }
     }
     if staged.is_empty() {
-        return 0;
+        return answers;
     }
     let started = Instant::now();
     let synced = fsync_all(&staged);
@@ -366,9 +373,7 @@ fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> u64 {
     for (mut staged, synced) in staged.into_iter().zip(synced) {
         match synced.and_then(|()| place(dir, &mut staged.temp, &staged.name)) {
             Ok(folder) => placed.push((folder, staged)),
-            Err(error) => {
-                let _ = staged.reply.send(Err(error));
-            }
+            Err(error) => answers.push((staged.reply, Err(error))),
         }
     }
     let started = Instant::now();
@@ -381,7 +386,6 @@ fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> u64 {
         })
         .collect();
     metrics.fsync_seconds.observe(started.elapsed());
-    let mut archived = 0;
     for (folder, staged) in placed {
         let result = match failed.iter().find(|(path, _)| *path == folder) {
             None => Ok(staged.name),
@@ -391,10 +395,9 @@ fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> u64 {
                 source: io::Error::other(message.clone()),
             }),
         };
-        archived += u64::from(result.is_ok());
-        let _ = staged.reply.send(result);
+        answers.push((staged.reply, result));
     }
-    archived
+    answers
 }
 
 /// Write a body to its temporary file (if it is not there yet) and give the file the

@@ -38,7 +38,8 @@ const EVICTABLE_AFTER: Duration = Duration::from_millis(100);
 
 /// The accepting side of the server.
 pub struct Server {
-    listener: TcpListener,
+    /// `None` once the server stopped accepting.
+    listener: Option<TcpListener>,
     endpoint: Arc<Endpoint>,
     limits: ConnectionLimits,
     slots: Arc<Slots>,
@@ -49,7 +50,7 @@ impl Server {
     pub fn new(listener: TcpListener, endpoint: Arc<Endpoint>, limits: ConnectionLimits) -> Server {
         let slots = Arc::new(Slots::new(limits.max_connections, endpoint.clone()));
         Server {
-            listener,
+            listener: Some(listener),
             endpoint,
             limits,
             slots,
@@ -57,14 +58,19 @@ impl Server {
         }
     }
 
-    /// Accept connections until `shutdown` resolves, and return what it resolved to.
-    pub async fn accept_until<T>(&self, shutdown: impl Future<Output = T>) -> T {
+    /// Accept connections until `shutdown` resolves, then close the listening socket
+    /// and return what `shutdown` resolved to.
+    pub async fn accept_until<T>(&mut self, shutdown: impl Future<Output = T>) -> Option<T> {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
+            let listener = self.listener.as_ref()?;
             let accepted = tokio::select! {
                 biased;
-                reason = &mut shutdown => return reason,
-                accepted = self.listener.accept() => accepted,
+                reason = &mut shutdown => {
+                    self.listener = None;
+                    return Some(reason);
+                }
+                accepted = listener.accept() => accepted,
             };
             match accepted {
                 Ok((stream, peer)) => self.admit(stream, peer),

@@ -103,10 +103,10 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
             log,
         });
         log_start(&config, &listener, &dir, limits, log);
-        let server = http::Server::new(listener, endpoint.clone(), limits);
+        let mut server = http::Server::new(listener, endpoint.clone(), limits);
         let signal = server.accept_until(signals.next()).await;
         log.line(Level::Info, "shutdown")
-            .field("signal", signal)
+            .field("signal", signal.unwrap_or("none"))
             .emit();
         tokio::spawn(async move {
             let again = signals.next().await;
