@@ -32,7 +32,7 @@ const INCOMING: &str = ".incoming";
 const STALE_AFTER: Duration = Duration::from_secs(3600);
 /// Most bodies one lane makes durable together.
 const MAX_BATCH: usize = 256;
-/// Most fsyncs one batch runs at once.
+/// Threads running fsyncs, shared by the lanes.
 const FSYNC_THREADS: usize = 16;
 
 /// What went wrong while archiving a body: the request is answered 503 (so the
@@ -178,7 +178,8 @@ fn sync_folder(folder: &Path) -> Result<(), WriteError> {
 #[derive(Debug)]
 pub struct TempFile {
     path: PathBuf,
-    file: File,
+    /// Shared with an fsync thread while the batch is made durable.
+    file: Arc<File>,
     placed: bool,
 }
 
@@ -191,13 +192,13 @@ impl TempFile {
             .map_err(io_error("create", &path))?;
         Ok(TempFile {
             path,
-            file,
+            file: Arc::new(file),
             placed: false,
         })
     }
 
     pub fn append(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
-        self.file
+        (&*self.file)
             .write_all(bytes)
             .map_err(io_error("write", &self.path))
     }
@@ -237,10 +238,18 @@ struct Job {
 /// The writer: lanes that make batches of bodies durable. [`Writer::archive`]
 /// resolves only once the body is safe under its final name.
 pub struct Writer {
-    dir: Arc<ArchiveDir>,
+    lanes: Arc<Lanes>,
     jobs: Mutex<Option<Sender<Job>>>,
-    lanes: Mutex<Vec<JoinHandle<()>>>,
-    failing: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// What every lane shares.
+struct Lanes {
+    dir: Arc<ArchiveDir>,
+    metrics: Arc<Metrics>,
+    fsyncs: FsyncPool,
+    /// The last batch had a body that could not be archived.
+    failing: AtomicBool,
 }
 
 impl Writer {
@@ -248,32 +257,35 @@ impl Writer {
     pub fn start(dir: Arc<ArchiveDir>, lanes: usize, metrics: Arc<Metrics>) -> Writer {
         let (sender, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
-        let failing = Arc::new(AtomicBool::new(false));
-        let handles = (0..lanes.max(1))
+        let shared = Arc::new(Lanes {
+            dir,
+            metrics,
+            fsyncs: FsyncPool::start(FSYNC_THREADS),
+            failing: AtomicBool::new(false),
+        });
+        let threads = (0..lanes.max(1))
             .filter_map(|lane| {
-                let (receiver, dir) = (receiver.clone(), dir.clone());
-                let (metrics, failing) = (metrics.clone(), failing.clone());
+                let (receiver, shared) = (receiver.clone(), shared.clone());
                 std::thread::Builder::new()
                     .name(format!("archive-{lane}"))
-                    .spawn(move || run_lane(&receiver, &dir, &metrics, &failing))
+                    .spawn(move || shared.run(&receiver))
                     .ok()
             })
             .collect();
         Writer {
-            dir,
+            lanes: shared,
             jobs: Mutex::new(Some(sender)),
-            lanes: Mutex::new(handles),
-            failing,
+            threads: Mutex::new(threads),
         }
     }
 
     pub fn dir(&self) -> &ArchiveDir {
-        &self.dir
+        &self.lanes.dir
     }
 
     /// Whether the last batch could not be written (a full disk, a folder in the way).
     pub fn failing(&self) -> bool {
-        self.failing.load(Ordering::Relaxed)
+        self.lanes.failing.load(Ordering::Relaxed)
     }
 
     /// Archive one body; resolves once it is durable under its final name.
@@ -294,33 +306,32 @@ impl Writer {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
         }
-        let handles = self.lanes.lock().map(|mut h| std::mem::take(&mut *h));
-        for handle in handles.unwrap_or_default() {
-            let _ = handle.join();
+        let threads = self.threads.lock().map(|mut t| std::mem::take(&mut *t));
+        for thread in threads.unwrap_or_default() {
+            let _ = thread.join();
         }
     }
 }
 
-fn run_lane(
-    jobs: &Mutex<Receiver<Job>>,
-    dir: &ArchiveDir,
-    metrics: &Metrics,
-    failing: &AtomicBool,
-) {
-    while let Some(batch) = next_batch(jobs) {
-        let answers = commit(dir, batch, metrics);
-        let archived = answers.iter().filter(|(_, result)| result.is_ok()).count() as u64;
-        let failed = answers.len() as u64 - archived;
-        // Counted before the answers go out, so a client that got its answer sees
-        // the metrics and /healthz that include it.
-        failing.store(failed > 0, Ordering::Relaxed);
-        metrics.commit_batches.fetch_add(1, Ordering::Relaxed);
-        metrics
-            .archived_files
-            .fetch_add(archived, Ordering::Relaxed);
-        metrics.write_errors.fetch_add(failed, Ordering::Relaxed);
-        for (reply, result) in answers {
-            let _ = reply.send(result);
+impl Lanes {
+    /// One lane: commit batches until the writer is closed and drained.
+    fn run(&self, jobs: &Mutex<Receiver<Job>>) {
+        while let Some(batch) = next_batch(jobs) {
+            let answers = self.commit(batch);
+            let archived = answers.iter().filter(|(_, result)| result.is_ok()).count() as u64;
+            let failed = answers.len() as u64 - archived;
+            // Counted before the answers go out, so a client that got its answer sees
+            // the metrics and /healthz that include it.
+            self.failing.store(failed > 0, Ordering::Relaxed);
+            let metrics = &self.metrics;
+            metrics.commit_batches.fetch_add(1, Ordering::Relaxed);
+            metrics
+                .archived_files
+                .fetch_add(archived, Ordering::Relaxed);
+            metrics.write_errors.fetch_add(failed, Ordering::Relaxed);
+            for (reply, result) in answers {
+                let _ = reply.send(result);
+            }
         }
     }
 }
@@ -348,56 +359,62 @@ struct Staged {
 /// The answer to each job of a batch.
 type Answers = Vec<(Reply, Result<Name, WriteError>)>;
 
-/// Make a batch durable: every body that could be written is safe under its final
-/// name when this returns the answers.
-fn commit(dir: &ArchiveDir, batch: Vec<Job>, metrics: &Metrics) -> Answers {
-    let mut answers = Vec::with_capacity(batch.len());
-    let mut staged = Vec::with_capacity(batch.len());
-    for job in batch {
-        match stage(dir, job.delivery) {
-            Ok((temp, name)) => staged.push(Staged {
-                temp,
-                name,
-                reply: job.reply,
-            }),
-            Err(error) => answers.push((job.reply, Err(error))),
+impl Lanes {
+    /// Make a batch durable: every body that could be written is safe under its
+    /// final name when this returns the answers.
+    fn commit(&self, batch: Vec<Job>) -> Answers {
+        let (dir, metrics) = (&*self.dir, &*self.metrics);
+        let mut answers = Vec::with_capacity(batch.len());
+        let mut staged = Vec::with_capacity(batch.len());
+        for job in batch {
+            match stage(dir, job.delivery) {
+                Ok((temp, name)) => staged.push(Staged {
+                    temp,
+                    name,
+                    reply: job.reply,
+                }),
+                Err(error) => answers.push((job.reply, Err(error))),
+            }
         }
-    }
-    if staged.is_empty() {
-        return answers;
-    }
-    let started = Instant::now();
-    let synced = fsync_all(&staged);
-    metrics.fsync_seconds.observe(started.elapsed());
-    let mut placed = Vec::with_capacity(staged.len());
-    for (mut staged, synced) in staged.into_iter().zip(synced) {
-        match synced.and_then(|()| place(dir, &mut staged.temp, &staged.name)) {
-            Ok(folder) => placed.push((folder, staged)),
-            Err(error) => answers.push((staged.reply, Err(error))),
+        if staged.is_empty() {
+            return answers;
         }
+        let started = Instant::now();
+        let synced = self.fsyncs.fsync_all(&staged);
+        metrics.fsync_seconds.observe(started.elapsed());
+        let mut placed = Vec::with_capacity(staged.len());
+        for (mut staged, synced) in staged.into_iter().zip(synced) {
+            match synced.and_then(|()| place(dir, &mut staged.temp, &staged.name)) {
+                Ok(folder) => placed.push((folder, staged)),
+                Err(error) => answers.push((staged.reply, Err(error))),
+            }
+        }
+        let started = Instant::now();
+        let failed = sync_folders(placed.iter().map(|(folder, _)| folder.as_path()));
+        metrics.fsync_seconds.observe(started.elapsed());
+        for (folder, staged) in placed {
+            let result = match failed.iter().find(|(path, _)| *path == folder) {
+                None => Ok(staged.name),
+                Some((_, message)) => Err(WriteError::Io {
+                    action: "make durable the folder",
+                    path: folder,
+                    source: io::Error::other(message.clone()),
+                }),
+            };
+            answers.push((staged.reply, result));
+        }
+        answers
     }
-    let started = Instant::now();
-    let folders: BTreeSet<&Path> = placed.iter().map(|(folder, _)| folder.as_path()).collect();
-    let failed: Vec<(PathBuf, String)> = folders
-        .into_iter()
-        .filter_map(|folder| {
-            let error = sync_folder(folder).err()?;
-            Some((folder.to_path_buf(), error.to_string()))
-        })
-        .collect();
-    metrics.fsync_seconds.observe(started.elapsed());
-    for (folder, staged) in placed {
-        let result = match failed.iter().find(|(path, _)| *path == folder) {
-            None => Ok(staged.name),
-            Some((_, message)) => Err(WriteError::Io {
-                action: "make durable the folder",
-                path: folder,
-                source: io::Error::other(message.clone()),
-            }),
-        };
-        answers.push((staged.reply, result));
-    }
-    answers
+}
+
+/// fsync each folder once; the folders that failed, with the error.
+fn sync_folders<'f>(folders: impl Iterator<Item = &'f Path>) -> Vec<(PathBuf, String)> {
+    let folders: BTreeSet<&Path> = folders.collect();
+    let failed = folders.into_iter().filter_map(|folder| {
+        let error = sync_folder(folder).err()?;
+        Some((folder.to_path_buf(), error.to_string()))
+    });
+    failed.collect()
 }
 
 /// Write a body to its temporary file (if it is not there yet) and give the file the
@@ -423,38 +440,78 @@ fn stage(dir: &ArchiveDir, delivery: Delivery) -> Result<(TempFile, Name), Write
     Ok((temp, name))
 }
 
-/// fsync every staged file, up to [`FSYNC_THREADS`] at once: the file system folds
-/// concurrent fsyncs into few journal commits, so a batch costs about one flush.
-fn fsync_all(staged: &[Staged]) -> Vec<Result<(), WriteError>> {
-    let sync = |chunk: &[Staged]| -> Vec<Result<(), WriteError>> {
-        let sync_one = |s: &Staged| {
-            s.temp
-                .file
-                .sync_all()
-                .map_err(io_error("fsync", &s.temp.path))
-        };
-        chunk.iter().map(sync_one).collect()
-    };
-    if staged.len() <= 1 {
-        return sync(staged);
+/// Threads that run fsyncs for the lanes: a batch's files are fsynced all at once,
+/// and the file system folds concurrent fsyncs into few journal commits, so a batch
+/// costs about one flush of the disk rather than one per file.
+struct FsyncPool {
+    jobs: Mutex<Sender<FsyncJob>>,
+}
+
+struct FsyncJob {
+    file: Arc<File>,
+    index: usize,
+    done: Sender<(usize, io::Result<()>)>,
+}
+
+impl FsyncPool {
+    fn start(threads: usize) -> FsyncPool {
+        let (sender, receiver) = channel::<FsyncJob>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..threads {
+            let receiver = receiver.clone();
+            let worker = move || {
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(jobs) => jobs.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let _ = job.done.send((job.index, job.file.sync_all()));
+                }
+            };
+            // Without a thread the pool still works: fsync_all runs what is left itself.
+            let _ = std::thread::Builder::new()
+                .name("fsync".to_string())
+                .spawn(worker);
+        }
+        FsyncPool {
+            jobs: Mutex::new(sender),
+        }
     }
-    let per_thread = staged.len().div_ceil(FSYNC_THREADS);
-    std::thread::scope(|scope| {
-        let running: Vec<_> = staged
-            .chunks(per_thread)
-            .map(|chunk| {
-                let thread = std::thread::Builder::new().name("fsync".to_string());
-                (chunk, thread.spawn_scoped(scope, move || sync(chunk)))
-            })
-            .collect();
-        running
-            .into_iter()
-            .flat_map(|(chunk, thread)| match thread {
-                Ok(thread) => thread.join().unwrap_or_else(|_| sync(chunk)),
-                Err(_) => sync(chunk),
+
+    /// fsync every staged file; the result of each, in order.
+    fn fsync_all(&self, staged: &[Staged]) -> Vec<Result<(), WriteError>> {
+        let (done, results) = channel();
+        let mut outcomes: Vec<Option<io::Result<()>>> = staged.iter().map(|_| None).collect();
+        let mut sent = 0;
+        if let Ok(jobs) = self.jobs.lock() {
+            for (index, s) in staged.iter().enumerate().skip(1) {
+                let job = FsyncJob {
+                    file: s.temp.file.clone(),
+                    index,
+                    done: done.clone(),
+                };
+                sent += usize::from(jobs.send(job).is_ok());
+            }
+        }
+        drop(done);
+        // The lane fsyncs the first file itself, alongside the pool.
+        if let (Some(first), Some(outcome)) = (staged.first(), outcomes.first_mut()) {
+            *outcome = Some(first.temp.file.sync_all());
+        }
+        for (index, result) in results.iter().take(sent) {
+            if let Some(outcome) = outcomes.get_mut(index) {
+                *outcome = Some(result);
+            }
+        }
+        let outcomes = staged.iter().zip(outcomes);
+        outcomes
+            .map(|(s, outcome)| {
+                let result = outcome.unwrap_or_else(|| s.temp.file.sync_all());
+                result.map_err(io_error("fsync", &s.temp.path))
             })
             .collect()
-    })
+    }
 }
 
 /// Move a durable temporary file to its final name in its day folder.
