@@ -562,3 +562,116 @@ fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::hard_link(from, to)?;
     std::fs::remove_file(from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn archive(writer: &Writer, delivery: Delivery) -> Result<Name, WriteError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(writer.archive(delivery))
+    }
+
+    #[test]
+    fn names_sort_by_arrival_and_never_repeat() {
+        let folder = tempfile::tempdir().unwrap();
+        let dir = ArchiveDir::open(folder.path()).unwrap();
+        let at = |micros: u64| SystemTime::UNIX_EPOCH + Duration::from_micros(micros);
+        let first = dir.name_for(at(1_796_000_000_000_001), false);
+        let same_instant = dir.name_for(at(1_796_000_000_000_001), true);
+        let later = dir.name_for(at(1_796_000_000_000_002), false);
+        assert_eq!(first.day, "2026/11/30");
+        let prefix = format!("005320.000001-{}-", std::process::id());
+        assert!(first.file.starts_with(&prefix), "{}", first.file);
+        assert!(first.file.ends_with("-000000.xml"), "{}", first.file);
+        assert!(same_instant.file.ends_with("-000001.xml.gz"));
+        assert!(first.file < same_instant.file && same_instant.file < later.file);
+        let other = ArchiveDir::open(folder.path()).unwrap();
+        assert_ne!(other.name_for(at(1_796_000_000_000_001), false), first);
+    }
+
+    #[test]
+    fn bodies_land_whole_under_their_day_with_their_arrival_time() {
+        let folder = tempfile::tempdir().unwrap();
+        let dir = Arc::new(ArchiveDir::open(folder.path()).unwrap());
+        let writer = Writer::start(dir.clone(), 2, Arc::new(Metrics::default()));
+        let arrived = SystemTime::UNIX_EPOCH + Duration::from_micros(1_796_000_000_123_456);
+        let small = dir.name_for(arrived, false);
+        let name = archive(
+            &writer,
+            Delivery {
+                name: small,
+                arrived,
+                body: Body::Memory(b"<a/>".to_vec()),
+            },
+        )
+        .unwrap();
+        let large = dir.name_for(arrived, false);
+        let mut temp = TempFile::create(dir.temp_path(&large)).unwrap();
+        temp.append(&[7; 100_000]).unwrap();
+        let spilled = archive(
+            &writer,
+            Delivery {
+                name: large,
+                arrived,
+                body: Body::Spilled(temp),
+            },
+        )
+        .unwrap();
+        writer.close();
+        let path = folder.path().join(name.relative());
+        assert_eq!(std::fs::read(&path).unwrap(), b"<a/>");
+        assert_eq!(
+            std::fs::read(folder.path().join(spilled.relative())).unwrap(),
+            [7; 100_000]
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            arrived
+        );
+        assert_eq!(
+            std::fs::read_dir(folder.path().join(INCOMING))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_file_in_place_is_never_replaced() {
+        let folder = tempfile::tempdir().unwrap();
+        let (from, to) = (folder.path().join("new"), folder.path().join("old"));
+        std::fs::write(&from, "new").unwrap();
+        std::fs::write(&to, "old").unwrap();
+        let error = rename_no_replace(&from, &to).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "old");
+        link_then_unlink(&from, &folder.path().join("moved")).unwrap();
+        assert!(!from.exists());
+        assert!(link_then_unlink(&to, &folder.path().join("moved")).is_err());
+    }
+
+    #[test]
+    fn what_a_killed_server_left_in_incoming_is_cleared_after_an_hour() {
+        let folder = tempfile::tempdir().unwrap();
+        let incoming = folder.path().join(INCOMING);
+        std::fs::create_dir_all(&incoming).unwrap();
+        let old = incoming.join("old.xml.part");
+        let fresh = incoming.join("fresh.xml.part");
+        for path in [&old, &fresh] {
+            std::fs::write(path, "x").unwrap();
+        }
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        ArchiveDir::open(folder.path()).unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists(), "a live server's body must stay");
+    }
+}
