@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 
 use crate::cmd;
+use crate::signals::Signal;
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -16,9 +18,17 @@ Exit status:
      unwritable
   2  import only: some input files had problems; they are listed above and in the
      import_errors table, and everything else was imported
+  129, 130, 143
+     import only: stopped by SIGHUP, SIGINT or SIGTERM (128 + the signal's number); the
+     batches committed before it are kept, the run is marked interrupted, and the next
+     import finishes the job. A second signal ends the process at once
 
 report daily exits 0 also for a day without postbacks: it writes the reports, a notice
 in their summary and a warning on stderr. When it exits 1, it wrote nothing.";
+
+/// The longest wait for another process's lock: a day, past which a nightly job has
+/// met the next one.
+const MAX_LOCK_TIMEOUT_SECS: u64 = 86_400;
 
 /// Turn years of archived Skycore postback XML into one fast, SQL-queryable DuckDB archive.
 #[derive(Debug, Parser)]
@@ -30,17 +40,26 @@ pub struct Cli {
         global = true,
         env = "POSTBACK_ARCHIVE_DB",
         default_value = "postbacks.duckdb",
-        value_name = "PATH"
+        value_name = "PATH",
+        value_parser = clap::builder::OsStringValueParser::new().map(PathBuf::from)
     )]
     pub db: PathBuf,
 
-    /// Seconds to wait while another process holds the archive.
-    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    /// Seconds to wait while another process holds the archive (0 to 86400, a day).
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=MAX_LOCK_TIMEOUT_SECS))]
     pub lock_timeout: u64,
 
     /// No progress bar and no summary; only errors and warnings are printed (for cron).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// A folder whose files the SQL of `query` and reports may read and write (COPY …
+    /// TO, read_csv, EXPORT DATABASE, ATTACH); repeat for more. Without it, SQL
+    /// reaches no file. It may not hold the archive. Default: $POSTBACK_ARCHIVE_ALLOW_DIRS
+    /// (folders separated by `:`).
+    #[arg(long = "allow-dir", global = true, value_name = "DIR")]
+    pub allow_dirs: Vec<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -62,9 +81,22 @@ pub struct Global {
     pub quiet: bool,
     /// Draw progress bars: stderr is a terminal and `--quiet` is off.
     pub progress: bool,
+    /// The folders SQL may reach files in (`--allow-dir`, or the environment).
+    pub allow_dirs: Vec<PathBuf>,
 }
 
 impl Global {
+    /// Open the archive read-only for `query` and reports, in the sandbox that keeps
+    /// their SQL from changing it, with the folders of `--allow-dir` granted.
+    pub fn open_read_only(&self) -> Result<crate::store::Archive, crate::store::StoreError> {
+        crate::store::Archive::open_read_only(
+            &self.db,
+            self.lock_timeout,
+            &self.allow_dirs,
+            |holder| self.announce_wait(holder),
+        )
+    }
+
     /// What a command says once while it waits for another process to release the
     /// archive (nothing under `--quiet`), so a user at a terminal knows why it hangs.
     pub fn announce_wait(&self, holder: &str) {
@@ -73,7 +105,7 @@ impl Global {
                 "postback-archive: waiting up to {} s for {} to release {}",
                 self.lock_timeout.as_secs(),
                 holder,
-                self.db.display()
+                crate::store::shown(&self.db)
             );
         }
     }
@@ -85,6 +117,26 @@ pub enum Outcome {
     Success,
     /// Some inputs had problems (exit status 2).
     InputProblems,
+    /// A signal stopped the command; the exit status is 128 + the signal's number.
+    Interrupted(Signal),
+}
+
+/// The environment variable that grants SQL folders when `--allow-dir` is not given.
+const ALLOW_DIRS_VARIABLE: &str = "POSTBACK_ARCHIVE_ALLOW_DIRS";
+
+/// The folders of `--allow-dir`, or else of `$POSTBACK_ARCHIVE_ALLOW_DIRS` (a list
+/// like `PATH`; empty entries are skipped).
+fn allowed_dirs(given: Vec<PathBuf>) -> Vec<PathBuf> {
+    if !given.is_empty() {
+        return given;
+    }
+    std::env::var_os(ALLOW_DIRS_VARIABLE)
+        .map(|value| {
+            std::env::split_paths(&value)
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Run the program and return its exit status.
@@ -105,6 +157,7 @@ pub fn main() -> ExitCode {
         lock_timeout: Duration::from_secs(cli.lock_timeout),
         quiet: cli.quiet,
         progress: !cli.quiet && std::io::stderr().is_terminal(),
+        allow_dirs: allowed_dirs(cli.allow_dirs),
     };
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&global, args),
@@ -115,6 +168,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::InputProblems) => ExitCode::from(2),
+        Ok(Outcome::Interrupted(signal)) => ExitCode::from(signal.exit_status()),
         Err(error) => {
             eprintln!("postback-archive: error: {error:#}");
             ExitCode::from(1)

@@ -17,4 +17,5 @@ pub mod problem;
 pub mod progress;
 pub mod report;
 pub mod serve;
+pub mod signals;
 pub mod store;

@@ -255,9 +255,18 @@ fn a_file_without_read_permission_is_reported_and_read_once_it_may_be() {
         std::fs::set_permissions(work.path(), open.clone()).unwrap();
         std::fs::set_permissions(work.path().join("in"), open).unwrap();
     }
+    // The build folder may be out of the other user's reach (CI's is under /root), so
+    // that user runs a copy of the binary from the work folder.
+    let binary = if as_root {
+        let copy = work.path().join("postback-archive");
+        std::fs::copy(assert_cmd::cargo::cargo_bin("postback-archive"), &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    } else {
+        assert_cmd::cargo::cargo_bin("postback-archive")
+    };
     let import = || {
-        let mut command =
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("postback-archive"));
+        let mut command = std::process::Command::new(&binary);
         command
             .current_dir(work.path())
             .env_remove("POSTBACK_ARCHIVE_DB")

@@ -210,29 +210,33 @@ fn a_write_error_is_answered_503_never_200_and_the_server_recovers() {
 /// The number of postbacks in the archive, read with the real `query` command (which
 /// waits while an import holds the archive).
 fn stored_postbacks(work: &Workdir) -> Option<u64> {
-    let output = work.run(&[
-        "--lock-timeout",
-        "60",
-        "query",
-        "--format",
-        "csv",
-        "SELECT count(*) FROM postbacks",
-    ]);
+    count_rows(work, "postbacks")
+}
+
+/// The number of rows of `table`, read as [`stored_postbacks`] does.
+fn count_rows(work: &Workdir, table: &str) -> Option<u64> {
+    let sql = format!("SELECT count(*) FROM {table}");
+    let output = work.run(&["--lock-timeout", "60", "query", "--format", "csv", &sql]);
     let text = common::stdout(&output);
     text.lines().nth(1)?.parse().ok()
 }
 
 /// Poll until the archive holds `count` postbacks (a minute at most).
 fn wait_for_postbacks(work: &Workdir, count: u64) {
+    wait_for_rows(work, "postbacks", count);
+}
+
+/// Poll until `table` holds `count` rows (a minute at most).
+fn wait_for_rows(work: &Workdir, table: &str, count: u64) {
     for _ in 0..600 {
-        if stored_postbacks(work) == Some(count) {
+        if count_rows(work, table) == Some(count) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!(
-        "the archive never held {count} postbacks (it has {:?})",
-        stored_postbacks(work)
+        "the archive never held {count} rows in {table} (it has {:?})",
+        count_rows(work, table)
     );
 }
 
@@ -251,7 +255,9 @@ fn scheduled_imports_keep_the_archive_current_and_shutdown_imports_the_rest() {
         post(server.addr, "/postback", postback(5).as_bytes(), "").status,
         200
     );
-    wait_for_postbacks(&work, 5);
+    // All six files imported (in one scheduled import, or two on a slow machine).
+    wait_for_rows(&work, "files", 6);
+    assert_eq!(stored_postbacks(&work), Some(5));
     let import = server.wait_for_line(&["event=import ", "postbacks_new="]);
     assert_eq!(field(&import, "why"), Some("scheduled"), "{import}");
 

@@ -8,8 +8,8 @@ use clap::Args;
 
 use crate::cli::{Global, Outcome};
 use crate::output::{self, Destination, Format};
-use crate::store::Archive;
 use crate::store::query::{QueryError, run_query};
+use crate::store::shown;
 
 const VALUES: &str = "\
 Values are printed as the DuckDB CLI prints them: timestamps as 2026-11-01 12:00:00
@@ -23,14 +23,18 @@ The table format sizes its columns from the first 1000 rows, then streams the re
 a wider value, or one over 80 characters, is cut with …. Every other format prints
 values whole. No format holds the whole result in memory.
 
-The archive is opened read-only, so a query can never change it. DuckDB allows many
-readers or one writer: while an import runs, query waits up to --lock-timeout, and a
-long query makes an import wait.
+The archive is opened read-only, so a query can never change it, and SQL reaches no
+file except inside the folders granted with --allow-dir DIR (which may not hold the
+archive): COPY ... TO, read_csv, EXPORT DATABASE and ATTACH work there. --out FILE may
+not name the archive, its WAL or their folder. DuckDB allows many readers or one
+writer: while an import runs, query waits up to --lock-timeout, and a long query makes
+an import wait.
 
 Examples:
   postback-archive query \"SELECT origin, count(*) FROM postbacks GROUP BY ALL ORDER BY ALL\"
   postback-archive query -f monthly.sql --format csv --out monthly.csv
-  echo \"SELECT * FROM import_runs\" | postback-archive query --format jsonl";
+  echo \"SELECT * FROM import_runs\" | postback-archive query --format jsonl
+  postback-archive --allow-dir exports query \"COPY postbacks TO 'exports/postbacks.parquet'\"";
 
 /// Run SQL on the archive and print the result. The archive is opened read-only;
 /// several statements may be given, and the result of the last one is printed.
@@ -57,10 +61,11 @@ pub struct QueryArgs {
 
 pub fn run(global: &Global, args: QueryArgs) -> anyhow::Result<Outcome> {
     let sql = read_sql(&args)?;
-    let archive = Archive::open_read_only(&global.db, global.lock_timeout, |holder| {
-        global.announce_wait(holder)
-    })?;
-    let destination = args.out.map_or(Destination::Stdout, Destination::File);
+    let archive = global.open_read_only()?;
+    let destination = match args.out {
+        Some(path) => output::file_destination(path, archive.files())?,
+        None => Destination::Stdout,
+    };
     let mut sink = output::open(args.format, &destination)?;
     let printed = match run_query(&archive, &sql, &[], sink.as_mut()) {
         Ok(()) => sink.finish(),
@@ -78,7 +83,7 @@ pub fn run(global: &Global, args: QueryArgs) -> anyhow::Result<Outcome> {
 fn read_sql(args: &QueryArgs) -> anyhow::Result<String> {
     let sql = match (&args.sql, &args.file) {
         (_, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the SQL file {}", path.display()))?,
+            .with_context(|| format!("cannot read the SQL file {}", shown(path)))?,
         (Some(sql), None) if sql != "-" => sql.clone(),
         (sql, None) => {
             let stdin = std::io::stdin();

@@ -13,8 +13,8 @@ use crate::output::{self, Destination, Format};
 use crate::report::daily::{DEFAULT_FORMATS, DailyConfig, FileFormat, write_daily};
 use crate::report::period::{Period, parse_date, parse_zone, yesterday};
 use crate::report::{Catalog, ReportError, run_report};
-use crate::store::Archive;
 use crate::store::query::{Cell, Column};
+use crate::store::shown;
 
 const REPORTS: &str = "\
 A report is a SQL file that starts with a header of `-- key: value` lines:
@@ -188,10 +188,11 @@ fn run_one(global: &Global, catalog: &Catalog, args: RunArgs) -> anyhow::Result<
         Some(from) => Period::new(from, to, args.tz).map_err(anyhow::Error::msg)?,
         None => Period::ending(to, report.header.period_days, args.tz),
     };
-    let archive = Archive::open_read_only(&global.db, global.lock_timeout, |holder| {
-        global.announce_wait(holder)
-    })?;
-    let destination = args.out.map_or(Destination::Stdout, Destination::File);
+    let archive = global.open_read_only()?;
+    let destination = match args.out {
+        Some(path) => output::file_destination(path, archive.files())?,
+        None => Destination::Stdout,
+    };
     let mut sink = output::open(args.format, &destination)?;
     let printed = match run_report(&archive, report, &period, sink.as_mut()) {
         Ok(()) => sink.finish(),
@@ -223,12 +224,10 @@ fn daily(global: &Global, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<
         out_dir: args.out_dir,
         formats,
     };
-    let archive = Archive::open_read_only(&global.db, global.lock_timeout, |holder| {
-        global.announce_wait(holder)
-    })?;
+    let archive = global.open_read_only()?;
     let outcome = write_daily(&archive, catalog, &config, Utc::now())
         .with_context(|| nothing_written(&config.out_dir.join(date.to_string())))?;
-    let folder = outcome.folder.display();
+    let folder = shown(&outcome.folder);
     if outcome.postbacks == 0 {
         eprintln!(
             "postback-archive: warning: no postbacks occurred on {}; the reports in {folder} say so. Check that the import ran",
@@ -247,9 +246,9 @@ fn daily(global: &Global, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<
 
 fn nothing_written(target: &Path) -> String {
     if target.exists() {
-        format!("no reports written; {} is as it was", target.display())
+        format!("no reports written; {} is as it was", shown(target))
     } else {
-        format!("no reports written to {}", target.display())
+        format!("no reports written to {}", shown(target))
     }
 }
 

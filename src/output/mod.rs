@@ -17,6 +17,7 @@ use std::io::{self, BufWriter, Stdout, Write};
 use std::path::{Path, PathBuf};
 
 use crate::store::query::{Cell, Column, RowReceiver};
+use crate::store::{ArchiveFiles, shown};
 
 /// How rows are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,8 +53,17 @@ pub enum OutputError {
     Closed,
     #[error("cannot write to standard output")]
     Stdout { source: io::Error },
-    #[error("cannot write {}", path.display())]
+    #[error("cannot write {}", shown(path))]
     File { path: PathBuf, source: io::Error },
+    /// The output file would replace the archive, a file beside it that DuckDB reads
+    /// as part of it, or a folder holding them.
+    #[error(
+        "refusing to write the result to {}: it is the archive {}, one of its WAL files, or \
+         a folder holding them; write it to another file",
+        shown(path),
+        shown(archive)
+    )]
+    HitsArchive { path: PathBuf, archive: PathBuf },
 }
 
 impl OutputError {
@@ -70,6 +80,19 @@ pub trait RowSink {
     /// Write what is left and, for a file, put it in place. A sink dropped without
     /// `finish` (because the query failed) leaves no file behind.
     fn finish(self: Box<Self>) -> Result<(), OutputError>;
+}
+
+/// The file `path` as a destination, unless writing it would hit the archive: the file
+/// is written beside `path` and renamed over it, so `path` itself must not be the
+/// archive, its WAL (under any name that leads to them) or a folder holding them.
+pub fn file_destination(path: PathBuf, archive: &ArchiveFiles) -> Result<Destination, OutputError> {
+    if archive.is_hit_by_file(&path) {
+        return Err(OutputError::HitsArchive {
+            path,
+            archive: archive.file().to_path_buf(),
+        });
+    }
+    Ok(Destination::File(path))
 }
 
 /// A sink printing `format` to `destination`; for a file, its temporary file is

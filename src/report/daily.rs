@@ -121,6 +121,7 @@ pub fn write_daily(
     config: &DailyConfig,
     now: DateTime<Utc>,
 ) -> Result<DailyOutcome, ReportError> {
+    refuse_folder_holding_archive(archive, config)?;
     let day = Period::ending(config.date, 1, config.zone);
     let state = archive_state(archive)?;
     let postbacks = postbacks_between(archive, day.starts().naive_utc(), day.ends().naive_utc())?;
@@ -165,6 +166,36 @@ pub fn write_daily(
         postbacks,
         period: day,
     })
+}
+
+/// The day's folder `DIR/DATE` is replaced whole, and hidden `DIR/.DATE.*` folders of
+/// killed runs are removed: none of them may hold the archive.
+fn refuse_folder_holding_archive(
+    archive: &Archive,
+    config: &DailyConfig,
+) -> Result<(), ReportError> {
+    let date = config.date.to_string();
+    let day_folder = config.out_dir.join(&date);
+    let entry = archive.files().entry_holding_archive(&config.out_dir);
+    let hidden_prefix = format!(".{date}.");
+    let holding = entry.and_then(|entry| {
+        let name = entry.to_string_lossy();
+        (name == date.as_str() || name.starts_with(&hidden_prefix))
+            .then(|| config.out_dir.join(&entry))
+    });
+    let holding = holding.or_else(|| {
+        archive
+            .files()
+            .holds_archive(&day_folder)
+            .then(|| day_folder.clone())
+    });
+    match holding {
+        Some(folder) => Err(ReportError::FolderHoldsArchive {
+            folder,
+            archive: archive.files().file().to_path_buf(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Run one report into a file per format (and memory, when needed).

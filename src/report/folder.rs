@@ -11,6 +11,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::store::process_is_running;
+
 /// A folder being written under a temporary name beside its destination.
 #[derive(Debug)]
 pub struct StagedFolder {
@@ -94,15 +96,6 @@ fn clean_up_after_killed_runs(parent: &Path, name: &str) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether a process with this id exists (Linux `/proc`; elsewhere, assume it does,
-/// which leaves a stale folder rather than removing a live one).
-fn process_is_running(pid: u32) -> bool {
-    let proc_root = Path::new("/proc");
-    pid == std::process::id()
-        || !proc_root.join("self").exists()
-        || proc_root.join(pid.to_string()).exists()
 }
 
 impl Drop for StagedFolder {

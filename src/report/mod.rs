@@ -22,24 +22,24 @@ pub use registry::{Catalog, Report, Source};
 pub use run::{Collected, run_report};
 
 use crate::output::OutputError;
-use crate::store::StoreError;
+use crate::store::{StoreError, shown};
 
 /// What can go wrong while finding, running or writing reports.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A report file's header cannot be read, or its name cannot be used.
-    #[error("{}:{line}: {message}", path.display())]
+    #[error("{}:{line}: {message}", shown(path))]
     Header {
         path: PathBuf,
         line: usize,
         message: String,
     },
-    #[error("cannot read the reports folder {}", path.display())]
+    #[error("cannot read the reports folder {}", shown(path))]
     ReportsDir {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot read the report {}", path.display())]
+    #[error("cannot read the report {}", shown(path))]
     ReportFile {
         path: PathBuf,
         source: std::io::Error,
@@ -49,11 +49,22 @@ pub enum ReportError {
     /// DuckDB could not run the report: its own message.
     #[error("report {report} failed: {message}")]
     Sql { report: String, message: String },
-    #[error("cannot write the report folder {}", path.display())]
+    #[error("cannot write the report folder {}", shown(path))]
     Folder {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A report's SQL is not exactly one statement.
+    #[error("{}: {message}", shown(path))]
+    NotOneStatement { path: PathBuf, message: String },
+    /// `report daily` would replace or clean up a folder that holds the archive.
+    #[error(
+        "{} holds the archive {}, and report daily replaces that folder whole; pass an \
+         --out-dir whose day folders do not hold the archive",
+        shown(folder),
+        shown(archive)
+    )]
+    FolderHoldsArchive { folder: PathBuf, archive: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -9,7 +9,7 @@ use crate::store::report::set_period;
 
 use super::header::ParamName;
 use super::period::Period;
-use super::{Report, ReportError};
+use super::{Report, ReportError, Source};
 
 /// Run `report` for `period`, sending its columns and rows to `receiver`.
 pub fn run_report<R>(
@@ -25,6 +25,13 @@ where
     let params = bindings(report, period);
     run_query_named(archive, &report.sql, &params, receiver).map_err(|error| match error {
         QueryError::Receiver(error) => ReportError::Output(error),
+        QueryError::NotOneStatement { .. } => ReportError::NotOneStatement {
+            path: match &report.source {
+                Source::User(path) => path.clone(),
+                Source::Canned => format!("sql/reports/{}.sql", report.name()).into(),
+            },
+            message: error.to_string(),
+        },
         QueryError::UnknownParameter { .. } => ReportError::Sql {
             report: report.name().to_string(),
             message: format!(

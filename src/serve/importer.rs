@@ -12,7 +12,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::discover::WalkOptions;
-use crate::import::{ImportOptions, ImportOutcome, Observer, run_import};
+use crate::import::{Ending, ImportOptions, ImportOutcome, Observer, run_import};
+use crate::signals::Stop;
 use crate::store::Archive;
 use crate::store::writer::{FileContent, FileRecord};
 
@@ -103,8 +104,12 @@ fn import_once(
     let ok = outcome.is_ok();
     metrics.import_ended(ok, SystemTime::now());
     match outcome {
-        Ok(outcome) => {
-            let c = &outcome.counters;
+        Ok(ImportOutcome {
+            run_id,
+            ending: Ending::Finished(c),
+            elapsed,
+            ..
+        }) => {
             metrics
                 .import_problems
                 .fetch_add(c.errors, Ordering::Relaxed);
@@ -118,13 +123,26 @@ fn import_once(
             };
             log.line(level, "import")
                 .field("why", why)
-                .field("run", outcome.run_id)
+                .field("run", run_id)
                 .field("files_seen", c.files_seen)
                 .field("files_read", c.files_read)
                 .field("postbacks_new", c.postbacks_new)
                 .field("duplicates", c.postbacks_duplicate)
                 .field("problems", c.errors)
-                .field("seconds", format!("{:.2}", outcome.elapsed.as_secs_f64()))
+                .field("seconds", format!("{:.2}", elapsed.as_secs_f64()))
+                .emit();
+        }
+        // Serve never asks its imports to stop (see `import`); should one be stopped
+        // anyway, its committed batches stay and the next import finishes the job.
+        Ok(ImportOutcome {
+            run_id,
+            ending: Ending::Interrupted(signal),
+            ..
+        }) => {
+            log.line(Level::Warn, "import_interrupted")
+                .field("why", why)
+                .field("run", run_id)
+                .field("signal", signal.name())
                 .emit();
         }
         Err(error) => {
@@ -164,7 +182,11 @@ fn import(
         max_file_size: schedule.max_file_size,
         memory_limit_mb: schedule.memory_limit_mb,
     };
-    Ok(run_import(&archive, &options, observer)?)
+    // Serve owns SIGTERM and SIGINT while it runs (see `super::run`): the import
+    // installs no handlers of its own, and a signal lets the running import finish
+    // before the last one; a second signal ends the process, which the ledger and
+    // the next run (which marks this one `interrupted`) are made for.
+    Ok(run_import(&archive, &options, observer, &Stop::never())?)
 }
 
 /// Logs an import's first problems, each as `path:line:col: kind: message`.
@@ -182,7 +204,7 @@ impl Observer for ProblemLog {
         let problems = match &record.content {
             FileContent::Unreadable(problem) => std::slice::from_ref(problem),
             FileContent::Read { problems, .. } => problems.as_slice(),
-            FileContent::Unchanged => &[],
+            FileContent::Unchanged(_) => &[],
         };
         for problem in problems {
             if self.problems.fetch_add(1, Ordering::Relaxed) < LOGGED_PROBLEMS {

@@ -5,11 +5,13 @@
 //! to discovery, and writes import results in crash-safe batches.
 
 mod cells;
+mod files;
 mod ledger;
 pub mod query;
 pub mod raw;
 pub mod report;
 pub mod runs;
+mod sandbox;
 mod schema;
 pub mod writer;
 
@@ -19,17 +21,21 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
+use crate::problem::printable;
+use files::Found;
 use raw::Database;
 pub use raw::RawConnection;
 
+pub use files::{ArchiveFiles, process_is_running};
 pub use schema::SCHEMA_VERSION;
 
 /// What can go wrong with the archive itself (not with input files).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "the archive {path} is locked by another process ({holder}); gave up after {waited_secs} s. \
-         Retry when it has finished, or pass --lock-timeout SECONDS to wait longer"
+        "the archive {} is locked by another process ({holder}); gave up after {waited_secs} s. \
+         Retry when it has finished, or pass --lock-timeout SECONDS to wait longer",
+        shown(path)
     )]
     Locked {
         path: PathBuf,
@@ -37,16 +43,41 @@ pub enum StoreError {
         waited_secs: u64,
     },
     #[error(
-        "there is no archive at {path}; create it with `postback-archive import PATH...` (or pass --db)"
+        "there is no archive at {}; create it with `postback-archive import PATH...` (or pass --db)",
+        shown(path)
     )]
     Missing { path: PathBuf },
+    #[error("--db is empty; pass the path of the archive file (such as postbacks.duckdb)")]
+    EmptyPath,
     #[error(
-        "{path} is a DuckDB database but not a postback archive (it has no archive_meta table)"
+        "--db {} is DuckDB's in-memory database, which keeps nothing once the command ends; \
+         pass the path of the archive file (such as postbacks.duckdb)",
+        printable(given)
     )]
-    NotAnArchive { path: PathBuf },
+    InMemory { given: String },
     #[error(
-        "the archive {path} has schema version {found}, newer than this postback-archive supports \
-         ({supported}); upgrade postback-archive"
+        "{} is {what}, not a postback archive; pass the archive's file with --db \
+         (or, for `import`, a path where nothing is yet)",
+        shown(path)
+    )]
+    Foreign { path: PathBuf, what: String },
+    #[error(
+        "{} is a DuckDB database but not a postback archive: it holds {holds} but no \
+         archive_meta table, so postback-archive leaves it alone. Pass the archive's file with \
+         --db (or, for `import`, a path where nothing is yet)",
+        shown(path)
+    )]
+    NotAnArchive { path: PathBuf, holds: String },
+    #[error(
+        "{} is an empty DuckDB database, not a postback archive yet; import postbacks into it \
+         first (`postback-archive import PATH...`)",
+        shown(path)
+    )]
+    EmptyDatabase { path: PathBuf },
+    #[error(
+        "the archive {} has schema version {found}, newer than this postback-archive supports \
+         ({supported}); upgrade postback-archive",
+        shown(path)
     )]
     TooNew {
         path: PathBuf,
@@ -54,10 +85,34 @@ pub enum StoreError {
         supported: u32,
     },
     #[error(
-        "the archive {path} has schema version {found}; open it once for writing (run `import`) to upgrade it"
+        "the archive {} has schema version {found}; open it once for writing (run `import`) to upgrade it",
+        shown(path)
     )]
     NeedsUpgrade { path: PathBuf, found: u32 },
-    #[error("cannot open the archive {}: {message}", path.display())]
+    #[error(
+        "the archive {}'s schema version is unreadable ({}); it was damaged or not written by \
+         postback-archive, so it is left alone. Restore it from a backup, or pass another --db",
+        shown(path),
+        match value {
+            Some(value) => format!("archive_meta holds schema_version \"{}\"", printable(value)),
+            None => "archive_meta holds no schema_version".to_string(),
+        }
+    )]
+    UnreadableVersion {
+        path: PathBuf,
+        value: Option<String>,
+    },
+    /// A folder given with `--allow-dir` cannot be granted to SQL.
+    #[error(
+        "--allow-dir {} cannot be granted: {reason}. SQL may never reach the archive; grant a \
+         folder that neither holds it nor links to it, such as a folder of exports beside it",
+        shown(dir)
+    )]
+    Grant { dir: PathBuf, reason: String },
+    /// The archive cannot be opened in the sandbox for SQL.
+    #[error("cannot run SQL on the archive {} safely: {reason}", shown(path))]
+    Unprotectable { path: PathBuf, reason: String },
+    #[error("cannot open the archive {}: {message}", shown(path))]
     Open { path: PathBuf, message: String },
     /// Writing import results failed (DuckDB's message).
     #[error("{0}")]
@@ -66,51 +121,73 @@ pub enum StoreError {
     Db(#[from] duckdb::Error),
 }
 
+/// `path` as text for a message, with control characters escaped.
+pub fn shown(path: &Path) -> String {
+    printable(&path.to_string_lossy()).into_owned()
+}
+
 /// An open archive. The connection is declared before the database so that it is
-/// dropped first.
+/// dropped first, and the database before the sandbox, whose private folder goes last.
 pub struct Archive {
     conn: Connection,
     database: Database,
+    sandbox: Option<sandbox::Sandbox>,
+    files: ArchiveFiles,
     path: PathBuf,
 }
 
 impl Archive {
     /// Open (creating if needed) for writing: waits up to `lock_timeout` while another
     /// process holds the database, calling `on_wait` once with the holder's description.
-    /// Applies pending schema migrations and refreshes the reference tables.
+    /// Applies pending schema migrations and refreshes the reference tables. A path
+    /// that holds something other than a DuckDB database, or a DuckDB database of
+    /// someone else's, is refused and left as it was.
     pub fn open_for_write(
         path: &Path,
         lock_timeout: Duration,
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        let database = open_waiting(path, false, lock_timeout, on_wait)?;
+        files::inspect(path)?;
+        let settings = settings(false);
+        let database = open_waiting(path, lock_timeout, on_wait, || {
+            Database::open(path, &settings)
+        })?;
         let conn = database.connection()?;
         schema::prepare(&conn, path)?;
         Ok(Archive {
             conn,
             database,
+            sandbox: None,
+            files: ArchiveFiles::locate(path)?,
             path: path.to_path_buf(),
         })
     }
 
-    /// Open read-only, for queries and reports: never changes the archive. Waits like
+    /// Open read-only, for queries and reports, in a sandbox: no SQL run on it can
+    /// change, replace or delete the archive, its WAL or the folder holding them, and
+    /// SQL reaches files only inside the folders of `grants` (`--allow-dir`), none of
+    /// which may hold the archive (see `sandbox`). Waits like
     /// [`Archive::open_for_write`] while a writer holds it.
     pub fn open_read_only(
         path: &Path,
         lock_timeout: Duration,
+        grants: &[PathBuf],
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        if !path.exists() {
+        if files::inspect(path)? == Found::Nothing {
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        let database = open_waiting(path, true, lock_timeout, on_wait)?;
+        let files = ArchiveFiles::locate(path)?;
+        let (database, sandbox) = sandbox::open(&files, path, grants, lock_timeout, on_wait)?;
         let conn = database.connection()?;
         schema::check_readable(&conn, path)?;
         Ok(Archive {
             conn,
             database,
+            sandbox: Some(sandbox),
+            files,
             path: path.to_path_buf(),
         })
     }
@@ -127,6 +204,8 @@ impl Archive {
         Archive {
             conn,
             database,
+            sandbox: None,
+            files: ArchiveFiles::default(),
             path: PathBuf::from(":memory:"),
         }
     }
@@ -138,6 +217,17 @@ impl Archive {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Every path that holds the archive: commands check their output paths against
+    /// it, so that no result is ever written over the archive.
+    pub fn files(&self) -> &ArchiveFiles {
+        &self.files
+    }
+
+    /// Whether SQL runs in the sandbox (the archive was opened read-only).
+    pub fn is_sandboxed(&self) -> bool {
+        self.sandbox.is_some()
     }
 }
 
@@ -159,16 +249,18 @@ fn settings(read_only: bool) -> [(&'static str, &'static str); 4] {
 /// The oldest DuckDB release whose storage format new archives use (see [`settings`]).
 pub const STORAGE_VERSION: &str = "v1.5.0";
 
+/// Open a database with `attempt`, waiting up to `lock_timeout` while another
+/// process holds its lock (`on_wait` is told who, once).
 fn open_waiting(
     path: &Path,
-    read_only: bool,
     lock_timeout: Duration,
     on_wait: impl FnOnce(&str),
+    mut attempt: impl FnMut() -> Result<Database, String>,
 ) -> Result<Database, StoreError> {
     let started = Instant::now();
     let mut on_wait = Some(on_wait);
     loop {
-        let message = match Database::open(path, &settings(read_only)) {
+        let message = match attempt() {
             Ok(database) => return Ok(database),
             Err(message) => message,
         };
@@ -193,23 +285,37 @@ fn open_waiting(
     }
 }
 
-/// Reads "Conflicting lock is held in /usr/bin/x (PID 42) by user me" out of DuckDB's message.
+/// Reads the holder, "/usr/bin/x (PID 42) by user me", out of DuckDB's message
+/// "Could not set lock on file …: Conflicting lock is held in /usr/bin/x (PID 42) by
+/// user me. However, you would be able to open … See also …": the program and its
+/// process id, then the user when DuckDB names one, and nothing of the hints after.
 fn lock_holder(message: &str) -> Option<String> {
     if !message.contains("Could not set lock on file") {
         return None;
     }
-    let holder = message
-        .split("Conflicting lock is held in ")
-        .nth(1)
-        .map(|rest| {
-            rest.split(". See also")
-                .next()
-                .unwrap_or(rest)
-                .trim()
-                .to_string()
+    let unknown = || "unknown process".to_string();
+    let Some(rest) = message.split("Conflicting lock is held in ").nth(1) else {
+        return Some(unknown());
+    };
+    let Some((program, pid_and_rest)) = rest.split_once("(PID ") else {
+        return Some(unknown());
+    };
+    let Some((pid, after)) = pid_and_rest.split_once(')') else {
+        return Some(unknown());
+    };
+    let program = format!("{}(PID {pid})", program);
+    let user = after
+        .strip_prefix(" by user ")
+        .map(|tail| {
+            let user = tail.split_once(". ").map_or(tail, |(user, _)| user);
+            user.trim_end_matches('.')
         })
-        .unwrap_or_else(|| "unknown process".to_string());
-    Some(holder)
+        .filter(|user| !user.is_empty());
+    let holder = match user {
+        Some(user) => format!("{} by user {}", program.trim(), user),
+        None => program.trim().to_string(),
+    };
+    Some(printable(&holder).into_owned())
 }
 
 #[cfg(test)]
@@ -224,5 +330,21 @@ mod tests {
             "/usr/bin/postback-archive (PID 4242) by user ops"
         );
         assert_eq!(lock_holder("Catalog Error: no table"), None);
+    }
+
+    #[test]
+    fn the_lock_holder_leaves_duckdbs_hints_out() {
+        let hinted = "IO Error: Could not set lock on file \"/tmp/a.duckdb\": Conflicting lock is held in /usr/bin/postback-archive (PID 4242) by user ops. However, you would be able to open this database in read-only mode, e.g. by using the -readonly parameter in the CLI. See also https://duckdb.org/docs/current/connect/concurrency";
+        let no_user = "IO Error: Could not set lock on file \"/tmp/a.duckdb\": Conflicting lock is held in /opt/x.y/duckdb (PID 7). See also https://duckdb.org";
+        let unknown = "IO Error: Could not set lock on file \"/tmp/a.duckdb\": Resource temporarily unavailable";
+        let holders = [hinted, no_user, unknown].map(|message| lock_holder(message).unwrap());
+        assert_eq!(
+            holders,
+            [
+                "/usr/bin/postback-archive (PID 4242) by user ops",
+                "/opt/x.y/duckdb (PID 7)",
+                "unknown process"
+            ]
+        );
     }
 }

@@ -57,6 +57,17 @@ pub enum QueryError<E> {
     /// `name` is written as in SQL (`$foo`, `?1`).
     #[error("the SQL uses {name}, which is not one of its parameters ({known})")]
     UnknownParameter { name: String, known: String },
+    /// SQL tried to read or write a file outside the folders granted with
+    /// `--allow-dir`; `beside_archive` when the file is the archive, in its folder, or
+    /// that folder.
+    #[error("{}", file_access(path, *beside_archive))]
+    FileAccess { path: String, beside_archive: bool },
+    /// SQL that must be one statement (a report's) holds several.
+    #[error(
+        "it holds {count} SQL statements, but a report must be exactly one statement (a query); \
+         keep only that one"
+    )]
+    NotOneStatement { count: usize },
     /// The receiver failed, e.g. its output could not be written.
     #[error(transparent)]
     Receiver(E),
@@ -65,6 +76,43 @@ pub enum QueryError<E> {
 impl<E> From<duckdb::Error> for QueryError<E> {
     fn from(error: duckdb::Error) -> Self {
         QueryError::Sql(error.to_string())
+    }
+}
+
+fn file_access(path: &str, beside_archive: bool) -> String {
+    let path = crate::problem::printable(path);
+    if beside_archive {
+        format!(
+            "SQL may not read or write {path}: no SQL run by postback-archive may touch the \
+             archive or the folder that holds it. Write results to a folder granted with \
+             --allow-dir DIR"
+        )
+    } else {
+        format!(
+            "SQL may not read or write {path}: SQL run by postback-archive reaches only files \
+             inside folders granted with --allow-dir DIR (or POSTBACK_ARCHIVE_ALLOW_DIRS); \
+             pass the folder you want to read or write with --allow-dir"
+        )
+    }
+}
+
+/// DuckDB's refusal to reach a file, which the sandbox causes, turned into a message
+/// that names the way out; every other error is left as DuckDB's message.
+fn refine<E>(archive: &Archive, error: QueryError<E>) -> QueryError<E> {
+    let QueryError::Sql(message) = &error else {
+        return error;
+    };
+    if !archive.is_sandboxed() || !message.starts_with("Permission Error:") {
+        return error;
+    }
+    let Some(path) = message.split('"').nth(1) else {
+        return error;
+    };
+    QueryError::FileAccess {
+        path: path.to_string(),
+        beside_archive: archive
+            .files()
+            .is_beside_archive(std::path::Path::new(path)),
     }
 }
 
@@ -84,13 +132,34 @@ pub fn run_query<R: RowReceiver + ?Sized>(
     params: &[Param],
     receiver: &mut R,
 ) -> Result<(), QueryError<R::Error>> {
-    let mut statement = archive.connection().prepare(sql)?;
-    stream(&mut statement, params, receiver)
+    let result = archive
+        .connection()
+        .prepare(sql)
+        .map_err(QueryError::from)
+        .and_then(|mut statement| stream(&mut statement, params, receiver));
+    result.map_err(|error| refine(archive, error))
 }
 
-/// Like [`run_query`], with values bound by name (`$from`): reports declare the names
-/// they use, and a name the SQL uses but was not given is an error naming it.
+/// Like [`run_query`], for exactly one statement, with values bound by name
+/// (`$from`): reports declare the names they use, and a name the SQL uses but was
+/// not given is an error naming it.
 pub fn run_query_named<R: RowReceiver + ?Sized>(
+    archive: &Archive,
+    sql: &str,
+    params: &[(&str, Param)],
+    receiver: &mut R,
+) -> Result<(), QueryError<R::Error>> {
+    let count = archive
+        .database
+        .statement_count(sql)
+        .map_err(QueryError::Sql)?;
+    if count != 1 {
+        return Err(QueryError::NotOneStatement { count });
+    }
+    run_one_named(archive, sql, params, receiver).map_err(|error| refine(archive, error))
+}
+
+fn run_one_named<R: RowReceiver + ?Sized>(
     archive: &Archive,
     sql: &str,
     params: &[(&str, Param)],

@@ -55,6 +55,32 @@ impl Database {
         }
     }
 
+    /// How many statements `sql` holds, as DuckDB's parser splits it, without running
+    /// any (the `duckdb` crate runs all but the last when it prepares several).
+    pub fn statement_count(&self, sql: &str) -> Result<usize, String> {
+        let c_sql = c_string(sql)?;
+        let connection = self.raw_connection()?;
+        let mut extracted: ffi::duckdb_extracted_statements = ptr::null_mut();
+        // SAFETY: an open connection and a valid C string; the extracted statements
+        // are destroyed below, after their error is read.
+        unsafe {
+            let count =
+                ffi::duckdb_extract_statements(connection.handle, c_sql.as_ptr(), &mut extracted);
+            let result = if count == 0 {
+                let error = ffi::duckdb_extract_statements_error(extracted);
+                if error.is_null() {
+                    Ok(0)
+                } else {
+                    Err(message(error, "the SQL cannot be parsed"))
+                }
+            } else {
+                Ok(count as usize)
+            };
+            ffi::duckdb_destroy_extracted(&mut extracted);
+            result
+        }
+    }
+
     /// A `duckdb` crate connection to this database, for everything but bulk appends.
     pub fn connection(&self) -> duckdb::Result<duckdb::Connection> {
         // SAFETY: the handle is open; the caller keeps `self` alive longer than the

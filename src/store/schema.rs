@@ -43,7 +43,7 @@ pub fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 pub fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let found = schema_version(conn, path)?;
     match found {
-        0 => Err(StoreError::NotAnArchive {
+        0 => Err(StoreError::EmptyDatabase {
             path: path.to_path_buf(),
         }),
         v if v > SCHEMA_VERSION => Err(StoreError::TooNew {
@@ -59,35 +59,88 @@ pub fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     }
 }
 
-/// 0 for a new, empty database.
+/// 0 for a new, empty database. A database holding anything of its own (a table, a
+/// view, a macro, a sequence, a schema, a type) but no `archive_meta` is someone
+/// else's, and is never taken over.
 fn schema_version(conn: &Connection, path: &Path) -> Result<u32, StoreError> {
-    let tables: i64 = conn.query_row(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()",
-        [],
-        |row| row.get(0),
-    )?;
     let has_meta: bool = conn.query_row(
         "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database() AND table_name = 'archive_meta'",
         [],
         |row| row.get(0),
     )?;
     if !has_meta {
-        return if tables == 0 {
+        let objects = user_objects(conn)?;
+        return if objects.is_empty() {
             Ok(0)
         } else {
             Err(StoreError::NotAnArchive {
                 path: path.to_path_buf(),
+                holds: objects.join(", "),
             })
         };
     }
-    let version: Option<String> = conn
-        .query_row(
-            "SELECT value FROM archive_meta WHERE key = 'schema_version'",
-            [],
-            |row| row.get(0),
-        )
-        .ok();
-    Ok(version.and_then(|v| v.parse().ok()).unwrap_or(0))
+    let unreadable = |value: Option<String>| StoreError::UnreadableVersion {
+        path: path.to_path_buf(),
+        value,
+    };
+    let mut statement = conn
+        .prepare("SELECT value::VARCHAR FROM archive_meta WHERE key::VARCHAR = 'schema_version'")
+        .map_err(|_| unreadable(None))?;
+    let mut rows = statement.query([]).map_err(|_| unreadable(None))?;
+    let value: Option<String> = match rows.next().map_err(|_| unreadable(None))? {
+        Some(row) => row.get(0).map_err(|_| unreadable(None))?,
+        None => None,
+    };
+    match value.as_deref().map(str::parse::<u32>) {
+        Some(Ok(version)) if version > 0 => Ok(version),
+        _ => Err(unreadable(value)),
+    }
+}
+
+/// The kinds of objects of the database's own, counted: `["2 views", "1 macro"]`.
+fn user_objects(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    const OWN: &str = "database_name = current_database()";
+    let counts: [(&str, String); 6] = [
+        (
+            "table",
+            format!("SELECT count(*) FROM duckdb_tables() WHERE {OWN} AND NOT internal"),
+        ),
+        (
+            "view",
+            format!("SELECT count(*) FROM duckdb_views() WHERE {OWN} AND NOT internal"),
+        ),
+        (
+            "macro",
+            format!(
+                "SELECT count(*) FROM duckdb_functions() WHERE {OWN} AND NOT internal \
+                 AND function_type IN ('macro', 'table_macro')"
+            ),
+        ),
+        (
+            "sequence",
+            format!("SELECT count(*) FROM duckdb_sequences() WHERE {OWN}"),
+        ),
+        (
+            "schema",
+            format!(
+                "SELECT count(*) FROM duckdb_schemas() WHERE {OWN} AND NOT internal AND schema_name <> 'main'"
+            ),
+        ),
+        (
+            "type",
+            format!("SELECT count(*) FROM duckdb_types() WHERE {OWN} AND NOT internal"),
+        ),
+    ];
+    let mut objects = Vec::new();
+    for (kind, sql) in counts {
+        let count: i64 = conn.query_row(&sql, [], |row| row.get(0))?;
+        match count {
+            0 => {}
+            1 => objects.push(format!("1 {kind}")),
+            n => objects.push(format!("{n} {kind}s")),
+        }
+    }
+    Ok(objects)
 }
 
 fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
