@@ -361,6 +361,39 @@ fn sigterm_stops_accepting_finishes_requests_in_flight_and_exits_0() {
 }
 
 #[test]
+fn sighup_stops_like_sigterm_and_a_second_signal_exits_at_once_with_128_plus_it() {
+    let work = Workdir::new();
+    let server = start(&work, &["--import-every", "1h"]);
+    assert_eq!(
+        post(server.addr, "/postback", postback(1).as_bytes(), "").status,
+        200
+    );
+    // A request whose body never ends keeps the drain waiting (up to --body-timeout).
+    let mut in_flight = serve_support::connect(server.addr);
+    in_flight
+        .write_all(b"POST /postback HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    server.wait_for_line(&["event=request", "status=200"]);
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(libc::SIGHUP);
+    server.wait_for_line(&["event=shutdown", "signal=SIGHUP"]);
+    server.signal(libc::SIGINT);
+    let lines = server.log_handle();
+    let status = server.wait_for_exit();
+    let log = lines.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(130), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("event=stopped") && l.contains("signal=SIGINT")),
+        "{log:#?}"
+    );
+    // Cut short: no last import ran, and the half-sent body got no 200.
+    assert!(!log.iter().any(|l| l.contains("why=shutdown")), "{log:#?}");
+    assert!(read_reply(&mut in_flight).map_or(true, |reply| reply.status != 200));
+    assert_eq!(archived_files(&archive_dir(&work)).len(), 1);
+}
+
+#[test]
 fn two_servers_on_one_folder_never_collide() {
     let work = Workdir::new();
     let servers = [start(&work, &[]), start(&work, &[])];

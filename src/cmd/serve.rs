@@ -21,7 +21,7 @@ const IMPORT_MAX_FILE_MIB: u64 = 64;
 /// Receive the platform's postbacks: each POST body is written to its own file under
 /// DIR/YYYY/MM/DD/ and made durable (fsync) before the 200, whatever its content.
 /// With --import-every, the archive (--db) is kept current. Also answers /healthz
-/// and /metrics (Prometheus). Stops on SIGTERM or SIGINT after finishing requests in
+/// and /metrics (Prometheus). Stops on SIGTERM, SIGINT or SIGHUP after finishing requests in
 /// flight and a last import.
 #[derive(Debug, Args)]
 pub struct ServeArgs {

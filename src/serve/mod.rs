@@ -65,8 +65,9 @@ pub enum ServeError {
     Start(std::io::Error),
 }
 
-/// Run the server until SIGTERM or SIGINT, then finish requests in flight, run the
-/// last import, and return. A second signal ends the process at once.
+/// Run the server until SIGTERM, SIGINT or SIGHUP, then finish requests in flight, run
+/// the last import, and return. A second signal ends the process at once, with status
+/// 128 + its number.
 pub fn run(config: ServeConfig) -> Result<(), ServeError> {
     let log = Log {
         quiet: config.quiet,
@@ -106,15 +107,20 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         let mut server = http::Server::new(listener, endpoint.clone(), limits);
         let signal = server.accept_until(signals.next()).await;
         log.line(Level::Info, "shutdown")
-            .field("signal", signal.unwrap_or("none"))
+            .field(
+                "signal",
+                signal.map_or_else(|| "none".to_string(), |s| s.name()),
+            )
             .emit();
         tokio::spawn(async move {
             let again = signals.next().await;
             log.line(Level::Warn, "stopped")
-                .field("signal", again)
+                .field("signal", again.name())
                 .field("note", "second signal: exiting without finishing")
                 .emit();
-            std::process::exit(1);
+            // As `import` does: 128 + the signal's number. Every body answered 200 is
+            // already durable; a running import is left for the next one to finish.
+            std::process::exit(i32::from(again.exit_status()));
         });
         let drain = config.rules.body_timeout + Duration::from_secs(5);
         if !server.drain(drain).await {
@@ -162,10 +168,13 @@ fn log_start(
     line.emit();
 }
 
-/// SIGTERM and SIGINT, as a stream of names.
+/// SIGTERM, SIGINT and SIGHUP (the signals that stop `import`, [`crate::signals::STOPPING`]),
+/// as a stream. Serve owns them while it runs: its imports install no handlers, so a
+/// signal never stops an import halfway while the server shuts down around it.
 struct Signals {
     terminate: Signal,
     interrupt: Signal,
+    hangup: Signal,
 }
 
 impl Signals {
@@ -173,14 +182,17 @@ impl Signals {
         Ok(Signals {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
         })
     }
 
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.terminate.recv() => "SIGTERM",
-            _ = self.interrupt.recv() => "SIGINT",
-        }
+    async fn next(&mut self) -> crate::signals::Signal {
+        let number = tokio::select! {
+            _ = self.terminate.recv() => libc::SIGTERM,
+            _ = self.interrupt.recv() => libc::SIGINT,
+            _ = self.hangup.recv() => libc::SIGHUP,
+        };
+        crate::signals::Signal(number)
     }
 }
 
