@@ -80,6 +80,17 @@ fn a_delivery_is_archived_as_its_own_file_named_and_dated_by_its_arrival() {
             "{file:?} vs {arrival}"
         );
     }
+    // The postback's received_at is its arrival, to the microsecond (as named).
+    let received = work.rows("SELECT strftime(received_at, '%Y/%m/%d/%H%M%S.%f') FROM postbacks");
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(
+        files[0]
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{}-", received[0])),
+        "{:?} vs {received:?}",
+        files[0]
+    );
     let problems = work.rows("SELECT kind FROM import_errors ORDER BY kind");
     assert_eq!(problems, ["empty_file", "not_xml"]);
 }
