@@ -9,8 +9,9 @@
 # bench-serve; not a tmpfs, or fsync costs nothing). Each run writes a new folder and
 # removes it at the end: a mass delete right before a run slows ext4's inode
 # allocation for minutes. The load generator is examples/load.rs; it shares the two
-# cores with the server, as the platform would not. Results are printed and written
-# to bench/serve-results.md.
+# cores with the server, as the platform would not; its CPU, and that of any other
+# process on the machine during each step, are measured too. Results are printed and
+# written to bench/serve-results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,14 +44,14 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$run"' EXIT
 sleep 1
 
 {
-    echo "| clients | postbacks/s | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/request |"
-    echo "|--:|--:|--:|--:|--:|--:|--:|"
+    echo "| clients | postbacks/s | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/request | load generator CPU µs/request | other processes' busy cores |"
+    echo "|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 } > "$results"
 for clients in 1 16 64; do
     line=$("$work/bin/load" --addr "127.0.0.1:$port" --clients "$clients" --seconds "$seconds" --server-pid "$server")
     echo "$line"
     value() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-    echo "| $clients | $(value rate) | $(value p50_ms) | $(value p90_ms) | $(value p99_ms) | $(value max_ms) | $(value server_cpu_us_per_request) |" >> "$results"
+    echo "| $clients | $(value rate) | $(value p50_ms) | $(value p90_ms) | $(value p99_ms) | $(value max_ms) | $(value server_cpu_us_per_request) | $(value load_cpu_us_per_request) | $(value other_cores_busy) |" >> "$results"
 done
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 printf 'GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&3

@@ -1,7 +1,8 @@
 //! Load generator for `postback-archive serve`: N clients, each on its own kept-alive
 //! connection, POST unique postbacks back to back for a while, then the rate, the
-//! latency percentiles and (with `--server-pid`) the server's CPU per request are
-//! printed as one `key=value` line.
+//! latency percentiles, the CPU per request of this generator and (with
+//! `--server-pid`) of the server, and the cores the rest of the machine kept busy
+//! meanwhile are printed as one `key=value` line.
 //!
 //! ```sh
 //! cargo run --release --example load -- --addr 127.0.0.1:8080 --clients 64 --seconds 10 --server-pid 4242
@@ -57,7 +58,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let cpu_before = options.server_pid.map(server_cpu_seconds);
+    let cpu_before = options.server_pid.map(|pid| cpu_seconds(&pid.to_string()));
+    let own_before = cpu_seconds("self");
+    let machine_before = machine_busy_seconds();
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(options.seconds);
     let results: Vec<(Vec<u32>, u64)> = std::thread::scope(|scope| {
@@ -72,9 +75,11 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = options
         .server_pid
-        .map(server_cpu_seconds)
+        .map(|pid| cpu_seconds(&pid.to_string()))
         .zip(cpu_before)
         .map(|(after, before)| after - before);
+    let own = cpu_seconds("self") - own_before;
+    let machine = machine_busy_seconds() - machine_before;
     let mut micros: Vec<u32> = results
         .iter()
         .flat_map(|(l, _)| l.iter().copied())
@@ -95,10 +100,17 @@ fn main() {
         percentile(0.99),
         percentile(1.0),
     );
+    let per_request = |seconds: f64| seconds * 1e6 / ok.max(1) as f64;
+    line += &format!(" load_cpu_us_per_request={:.0}", per_request(own));
     if let Some(cpu) = cpu {
-        let per_request = cpu * 1e6 / ok.max(1) as f64;
-        line += &format!(" server_cpu_s={cpu:.2} server_cpu_us_per_request={per_request:.0}");
+        line += &format!(
+            " server_cpu_s={cpu:.2} server_cpu_us_per_request={:.0}",
+            per_request(cpu)
+        );
     }
+    // Cores kept busy by everything else (other processes on a shared machine).
+    let others = (machine - own - cpu.unwrap_or(0.0)).max(0.0) / elapsed;
+    line += &format!(" other_cores_busy={others:.2}");
     println!("{line}");
 }
 
@@ -194,8 +206,8 @@ fn post(
     Ok((stream, status))
 }
 
-/// The server's user + system CPU time so far, from /proc.
-fn server_cpu_seconds(pid: u32) -> f64 {
+/// The user + system CPU time so far of process `pid` (`self` for this one), from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after ") ".
     let fields: Vec<&str> = stat
@@ -204,7 +216,33 @@ fn server_cpu_seconds(pid: u32) -> f64 {
     let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok());
     // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
     let total = ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0);
+    total / clock_ticks_per_second()
+}
+
+/// CPU time the whole machine spent busy so far (all but idle and iowait), from /proc/stat.
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: leave out idle and iowait.
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .take(6)
+        .map(|(_, t)| t)
+        .sum();
+    busy / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    total / per_second.max(1.0)
+    per_second.max(1.0)
 }
