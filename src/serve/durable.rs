@@ -7,7 +7,7 @@
 //! `DIR/YYYY/MM/DD/NAME` (never over an existing file), and the day folder fsynced.
 //! Group commit: a few writer lanes each take every body waiting at that moment and
 //! make the whole batch durable with one `syncfs` (or, for a batch of one, its fsync)
-//! and one fsync of//! each folder, so concurrent requests share the cost of the disk's flushes.
+//! and one fsync of each folder, so concurrent requests share the cost of the disk's flushes.
 
 use std::collections::BTreeSet;
 use std::fs::{File, FileTimes, OpenOptions};
