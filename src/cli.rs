@@ -70,6 +70,7 @@ pub enum Command {
     Import(cmd::import::ImportArgs),
     Query(cmd::query::QueryArgs),
     Report(cmd::report::ReportArgs),
+    Serve(cmd::serve::ServeArgs),
 }
 
 /// Settings every command shares, resolved once from the command line.
@@ -162,6 +163,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => cmd::import::run(&global, args),
         Command::Query(args) => cmd::query::run(&global, args),
         Command::Report(args) => cmd::report::run(&global, args),
+        Command::Serve(args) => cmd::serve::run(&global, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -3,7 +3,8 @@
 //! The data flows one way, one module per stage:
 //! [`discover`] -> [`parse`] -> [`normalize`] -> [`store`] -> [`report`].
 //! [`import`] wires the first four together for the `import` command;
-//! [`cli`] and [`cmd`] turn the command line into calls of the stages.
+//! [`cli`] and [`cmd`] turn the command line into calls of the stages; [`serve`]
+//! receives postbacks over HTTP and writes the folder that `import` reads.
 
 pub mod cli;
 pub mod cmd;
@@ -15,5 +16,6 @@ pub mod parse;
 pub mod problem;
 pub mod progress;
 pub mod report;
+pub mod serve;
 pub mod signals;
 pub mod store;

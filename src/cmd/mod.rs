@@ -3,3 +3,4 @@
 pub mod import;
 pub mod query;
 pub mod report;
+pub mod serve;
