@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use postback_archive::output::html::{Chart, ChartKind, HtmlDocument, HtmlSection, render};
-use postback_archive::store::query::{Cell, Column};
+use postback_archive::value::{Cell, Column};
 
 /// The 25 hours of 2026-11-01 in America/New_York, as the hourly report labels them.
 fn dst_day_hours() -> Vec<String> {

@@ -13,7 +13,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Chart, ChartKind, escape};
 use crate::output::text::text;
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
 
 /// Width of every chart's drawing; the page scales it to the width of the section.
 const WIDTH: u32 = 960;

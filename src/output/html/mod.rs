@@ -11,7 +11,7 @@ mod charts;
 use std::fmt::Write as _;
 
 use super::text::write_text;
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
 
 /// A whole report page: what `report daily` writes as its HTML file.
 #[derive(Debug, Clone)]
