@@ -356,16 +356,7 @@ fn draw_columns(plot: &Plot, value_label: &str) -> Result<String, Box<dyn Error>
                 let corners = [(bar.across.0, bar.along.0), (bar.across.1, bar.along.1)];
                 Rectangle::new(corners, plot.series[bar.series].color.filled())
             }))?;
-            for (across, (from, to)) in plot.whiskers() {
-                let cap = WHISKER_CAP / plot.series.len() as f64;
-                let style = INK.stroke_width(WHISKER_STROKE);
-                let lines = [
-                    vec![(across, from), (across, to)],
-                    vec![(across - cap, from), (across + cap, from)],
-                    vec![(across - cap, to), (across + cap, to)],
-                ];
-                chart.draw_series(lines.into_iter().map(|line| PathElement::new(line, style)))?;
-            }
+            draw_whiskers(chart, plot)?;
             let totals = plot.totals(&bars);
             let texts: Vec<String> = totals
                 .iter()
@@ -394,6 +385,21 @@ fn draw_columns(plot: &Plot, value_label: &str) -> Result<String, Box<dyn Error>
             Ok(())
         },
     )
+}
+
+/// Each interval of vertical bars as a line across its bar with a cap at each end.
+fn draw_whiskers(chart: &mut Plane<'_, '_>, plot: &Plot) -> Result<(), Box<dyn Error>> {
+    for (across, (from, to)) in plot.whiskers() {
+        let cap = WHISKER_CAP / plot.series.len() as f64;
+        let style = INK.stroke_width(WHISKER_STROKE);
+        let lines = [
+            vec![(across, from), (across, to)],
+            vec![(across - cap, from), (across + cap, from)],
+            vec![(across - cap, to), (across + cap, to)],
+        ];
+        chart.draw_series(lines.into_iter().map(|line| PathElement::new(line, style)))?;
+    }
+    Ok(())
 }
 
 /// Horizontal bars, first row on top, labels on the left and totals at the ends.
