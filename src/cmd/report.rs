@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use clap::{Args, Subcommand};
 
-use crate::cli::{Global, Outcome};
+use super::{Global, Outcome};
 use crate::output::{self, Destination, Format};
 use crate::report::daily::{DEFAULT_FORMATS, DailyConfig, FileFormat, write_daily};
 use crate::report::period::{Period, parse_date, parse_zone, yesterday};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::cli::{Global, Outcome};
+use super::{Global, Outcome};
 use crate::serve::{ConnectionLimits, DeliveryRules, ImportSchedule, ServeConfig};
 use crate::store::writer::DEFAULT_MEMORY_LIMIT_MB;
 
