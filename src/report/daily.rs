@@ -15,6 +15,7 @@ pub use crate::output::FileFormat;
 use crate::output::{self, Destination, OutputError, RowSink, StagedFolder};
 use crate::store::Archive;
 use crate::store::report_inputs::{ArchiveState, PeriodCounts, archive_state, period_counts};
+use crate::store::runs::RunStatus;
 use crate::value::{Cell, Column, RowReceiver};
 
 use super::day::{DayFacts, WrittenReport, is_key_figures};
@@ -251,7 +252,7 @@ fn notices(day: &Period, counts: &PeriodCounts, state: &ArchiveState) -> Vec<Str
     }
     match &state.last_import_run {
         None => notices.push("The archive has no import runs.".to_string()),
-        Some(run) if run.status != "ok" => notices.push(format!(
+        Some(run) if run.status != RunStatus::Ok => notices.push(format!(
             "The last import, run {}, has status {}; see the import-health report and the import_errors table.",
             run.run_id, run.status
         )),

@@ -189,7 +189,7 @@ impl<'a> Manifest<'a> {
         let (starts, ends) = (day.starts(), day.ends());
         let run = state.last_import_run.as_ref().map(|run| ImportRunJson {
             run_id: run.run_id,
-            status: run.status.clone(),
+            status: run.status.to_string(),
             started_at: utc_text(run.started_at),
             finished_at: run.finished_at.map(utc_text),
             files_read: run.files_read,

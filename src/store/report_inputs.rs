@@ -19,6 +19,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use duckdb::params;
 use duckdb::types::{TimeUnit, Value};
 
+use super::runs::RunStatus;
 use super::{Archive, StoreError};
 
 /// One local day of a period, as UTC instants: `starts_at <= t < ends_at`.
@@ -47,7 +48,7 @@ pub struct HourBounds {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastImportRun {
     pub run_id: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub started_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
     pub files_read: i64,
@@ -148,6 +149,17 @@ pub fn period_counts(
     Ok(counts)
 }
 
+/// A stored run status; one that no version writes is an error naming it.
+fn run_status(name: &str) -> duckdb::Result<RunStatus> {
+    RunStatus::from_name(name).ok_or_else(|| {
+        duckdb::Error::FromSqlConversionFailure(
+            1,
+            duckdb::types::Type::Text,
+            format!("import_runs.status {name:?} is no run status").into(),
+        )
+    })
+}
+
 /// The number of postbacks and the last import run.
 pub fn archive_state(archive: &Archive) -> Result<ArchiveState, StoreError> {
     let conn = archive.connection();
@@ -162,7 +174,7 @@ pub fn archive_state(archive: &Archive) -> Result<ArchiveState, StoreError> {
         None => None,
         Some(row) => Some(LastImportRun {
             run_id: row.get(0)?,
-            status: row.get(1)?,
+            status: run_status(&row.get::<_, String>(1)?)?,
             started_at: instant(row.get(2)?),
             finished_at: row.get::<_, Option<i64>>(3)?.map(instant),
             files_read: row.get(4)?,

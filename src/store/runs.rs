@@ -34,6 +34,19 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    const ALL: [RunStatus; 5] = [
+        RunStatus::Running,
+        RunStatus::Ok,
+        RunStatus::Errors,
+        RunStatus::Interrupted,
+        RunStatus::Failed,
+    ];
+
+    /// The status a stored name stands for; `None` for a name no version wrote.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
     /// The name stored in `import_runs.status`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +56,12 @@ impl RunStatus {
             RunStatus::Interrupted => "interrupted",
             RunStatus::Failed => "failed",
         }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -119,4 +138,19 @@ pub fn finish_run(
 /// `now()`, whose TIMESTAMPTZ would need the ICU extension to convert.
 pub fn utc_now() -> Value {
     Value::Timestamp(TimeUnit::Microsecond, chrono::Utc::now().timestamp_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunStatus;
+
+    #[test]
+    fn every_status_reads_back_from_its_stored_name_and_no_other_name_does() {
+        for status in RunStatus::ALL {
+            assert_eq!(RunStatus::from_name(status.as_str()), Some(status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        assert_eq!(RunStatus::from_name("OK"), None);
+        assert_eq!(RunStatus::from_name(""), None);
+    }
 }
