@@ -58,6 +58,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Import(cmd::import::ImportArgs),
+    Export(cmd::export::ExportArgs),
     Query(cmd::query::QueryArgs),
     Report(cmd::report::ReportArgs),
 }
@@ -84,6 +85,20 @@ impl Global {
             &self.allow_dirs,
             |holder| self.announce_wait(holder),
         )
+    }
+
+    /// Open the lake at `dir` (`--lake`) in place of the archive, in the same
+    /// sandbox: SQL may read the lake, which may not hold the archive `--db` names.
+    pub fn open_lake(&self, dir: &std::path::Path) -> anyhow::Result<crate::store::Archive> {
+        let lake = crate::lake::Lake::open(dir)?;
+        let files = lake.files_by_table()?;
+        let source = crate::store::parquet::read::LakeSource {
+            root: lake.root(),
+            files: &files,
+            db: &self.db,
+            grants: &self.allow_dirs,
+        };
+        Ok(crate::store::Archive::open_lake(&source)?)
     }
 
     /// What a command says once while it waits for another process to release the
@@ -148,6 +163,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&global, args),
+        Command::Export(args) => cmd::export::run(&global, args),
         Command::Query(args) => cmd::query::run(&global, args),
         Command::Report(args) => cmd::report::run(&global, args),
     };

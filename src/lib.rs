@@ -2,13 +2,16 @@
 //!
 //! The data flows one way, one module per stage:
 //! [`discover`] -> [`parse`] -> [`normalize`] -> [`store`] -> [`report`].
-//! [`import`] wires the first four together for the `import` command;
+//! [`import`] wires the first four together for the `import` command; [`lake`] is
+//! where `export` puts the archive as Parquet, for Spark and for reports over many
+//! archives;
 //! [`cli`] and [`cmd`] turn the command line into calls of the stages.
 
 pub mod cli;
 pub mod cmd;
 pub mod discover;
 pub mod import;
+pub mod lake;
 pub mod normalize;
 pub mod output;
 pub mod parse;

@@ -11,8 +11,12 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::StoreError;
 
-/// Every migration, in order: version N brings an archive from N-1 to N.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../sql/schema.sql"))];
+/// Every migration, in order: version N brings an archive from N-1 to N. Version 3
+/// (the export state) follows version 2, and stands alone where a build has no 2.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../sql/schema.sql")),
+    (3, include_str!("../../sql/migrations/003-lake-exports.sql")),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
