@@ -94,7 +94,7 @@ fn describe(summary: &ExportSummary, lake: &str) -> String {
         n => format!(", {n} old removed"),
     };
     format!(
-        "{head}: {runs}; {} postbacks in {} days, {} duplicates, {} import errors; \
+        "{head}: {runs}; {} postbacks in {} day partitions, {} duplicates, {} import errors; \
          {} files ({}){removed}; {seconds:.1} s ({rate:.0} postbacks/s)",
         summary.postbacks(),
         summary.days,
