@@ -9,6 +9,7 @@ use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 
 use crate::cmd;
+use crate::signals::Signal;
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -17,9 +18,17 @@ Exit status:
      unwritable
   2  import only: some input files had problems; they are listed above and in the
      import_errors table, and everything else was imported
+  129, 130, 143
+     import only: stopped by SIGHUP, SIGINT or SIGTERM (128 + the signal's number); the
+     batches committed before it are kept, the run is marked interrupted, and the next
+     import finishes the job. A second signal ends the process at once
 
 report daily exits 0 also for a day without postbacks: it writes the reports, a notice
 in their summary and a warning on stderr. When it exits 1, it wrote nothing.";
+
+/// The longest wait for another process's lock: a day, past which a nightly job has
+/// met the next one.
+const MAX_LOCK_TIMEOUT_SECS: u64 = 86_400;
 
 /// Turn years of archived Skycore postback XML into one fast, SQL-queryable DuckDB archive.
 #[derive(Debug, Parser)]
@@ -36,8 +45,9 @@ pub struct Cli {
     )]
     pub db: PathBuf,
 
-    /// Seconds to wait while another process holds the archive.
-    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    /// Seconds to wait while another process holds the archive (0 to 86400, a day).
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=MAX_LOCK_TIMEOUT_SECS))]
     pub lock_timeout: u64,
 
     /// No progress bar and no summary; only errors and warnings are printed (for cron).
@@ -121,6 +131,8 @@ pub enum Outcome {
     Success,
     /// Some inputs had problems (exit status 2).
     InputProblems,
+    /// A signal stopped the command; the exit status is 128 + the signal's number.
+    Interrupted(Signal),
 }
 
 /// The environment variable that grants SQL folders when `--allow-dir` is not given.
@@ -170,6 +182,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::InputProblems) => ExitCode::from(2),
+        Ok(Outcome::Interrupted(signal)) => ExitCode::from(signal.exit_status()),
         Err(error) => {
             eprintln!("postback-archive: error: {error:#}");
             ExitCode::from(1)

@@ -1,26 +1,36 @@
 //! Import: runs discover -> parse -> normalize -> store for one `import` command.
 //!
-//! The one place that decides how work is spread over threads: a walker thread feeds
-//! numbered chunks of files through a bounded channel to a rayon pool, whose idle
-//! workers each read, parse and normalize the next chunk; the calling thread is the
-//! single writer and stores the chunks in walk order. Everything it calls is
-//! single-threaded and testable on its own.
+//! The one place that decides how work is spread over threads: with one thread, every
+//! stage runs on the calling thread; with more, [`parallel`] runs a walker thread, a
+//! pool of readers and the calling thread as the single writer, within bounds on the
+//! chunks and the bytes in flight ([`budget`]). Everything it calls is single-threaded
+//! and testable on its own.
+//!
+//! No input can cost a run: a panic while reading, parsing or normalizing a file becomes
+//! that file's `internal_error` problem ([`guarded`]). A failure on the store side, or a
+//! panic there, fails the run and marks it `failed`; a stop signal marks it `interrupted`.
 
-use std::collections::BTreeMap;
+mod budget;
+mod guard;
+mod parallel;
+
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
+pub use guard::CaughtPanic;
+pub use parallel::BUDGET_BYTES;
 
-use crate::discover::{self, Found, Ledger, WalkCounters, WalkOptions};
+use crate::discover::{self, FileBytes, FileToRead, Found, Ledger, WalkCounters, WalkOptions};
 use crate::normalize::normalize;
 use crate::parse::parse_file_with;
-use crate::problem::{Problem, Problems};
+use crate::problem::{Problem, ProblemKind, Problems};
+use crate::signals::{Signal, Stop};
 use crate::store::runs::{self, RunCounters, RunStatus};
 use crate::store::writer::{FileContent, FileRecord, ImportWriter};
 use crate::store::{Archive, StoreError};
+use parallel::Flow;
 
 /// What to import and how.
 #[derive(Debug, Clone)]
@@ -53,22 +63,55 @@ pub trait Observer: Sync {
 #[derive(Debug, Clone, Copy)]
 pub struct ImportOutcome {
     pub run_id: i32,
-    pub counters: RunCounters,
     pub status: RunStatus,
+    pub ending: Ending,
     pub elapsed: Duration,
 }
 
-/// Files per chunk handed from the walker to the parsers, and chunks in flight:
-/// enough for the parsers to run on while the writer commits a batch.
-const CHUNK: usize = 256;
-const CHUNKS_IN_FLIGHT: usize = 32;
+/// How an import's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every file was stored; the run's final counters.
+    Finished(RunCounters),
+    /// A signal stopped it (status `interrupted`); the run row keeps the counts of the
+    /// batches it committed.
+    Interrupted(Signal),
+}
 
-/// Import `options.roots` into `archive` as one import run.
+/// Why an import failed; its run is then marked `failed` with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A panic outside any one file's work: a bug of ours, which the user should report.
+    #[error(
+        "postback-archive hit a bug while {doing}: {panic}. Please report this message; \
+         the run is marked failed, and the next import finishes the job"
+    )]
+    Bug { doing: String, panic: CaughtPanic },
+    #[error("cannot start the import's threads ({0}); run it again with fewer --threads")]
+    Threads(std::io::Error),
+}
+
+/// How the work of a run ended, before its row is closed.
+enum Ended {
+    /// Every file was stored; the run's counters.
+    Finished(RunCounters),
+    /// A signal stopped it; the open batch was rolled back, unless the run had finished.
+    Stopped {
+        signal: Signal,
+        counters: Option<RunCounters>,
+    },
+}
+
+/// Import `options.roots` into `archive` as one import run. Stops early, marking the
+/// run `interrupted`, when `stop` is requested.
 pub fn run_import(
     archive: &Archive,
     options: &ImportOptions,
     observer: &dyn Observer,
-) -> Result<ImportOutcome, StoreError> {
+    stop: &Stop,
+) -> Result<ImportOutcome, ImportError> {
     let started = Instant::now();
     let ledger = archive.load_ledger()?;
     let conn = archive.connection();
@@ -78,52 +121,142 @@ pub fn run_import(
         .map(|r| r.display().to_string())
         .collect();
     let run_id = runs::begin_run(conn, &roots)?;
-    let walk_counters = WalkCounters::default();
-    let writer_connection = archive.writer_connection()?;
-    let writer = ImportWriter::new(
-        archive,
-        &writer_connection,
+    let quiet = guard::QuietPanics::install();
+    let ended = guard::catch(|| import_files(archive, options, &ledger, run_id, observer, stop))
+        .unwrap_or_else(|panic| {
+            Err(ImportError::Bug {
+                doing: "storing the files".to_string(),
+                panic,
+            })
+        });
+    drop(quiet);
+    let (status, ending) = close_run(archive, run_id, ended, stop)?;
+    Ok(ImportOutcome {
         run_id,
-        &walk_counters,
-        options.memory_limit_mb,
-    );
-    let result = writer.and_then(|mut writer| {
-        if options.threads <= 1 {
-            import_sequential(&ledger, options, &walk_counters, &mut writer, observer)?;
-        } else {
-            import_parallel(&ledger, options, &walk_counters, &mut writer, observer)?;
+        status,
+        ending,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Mark the run's row with how it ended: `interrupted` when a signal asked to stop
+/// (whatever happened after it), else `ok` or `errors` with the final counters, or
+/// `failed` with the error's message (the error is then returned).
+fn close_run(
+    archive: &Archive,
+    run_id: i32,
+    ended: Result<Ended, ImportError>,
+    stop: &Stop,
+) -> Result<(RunStatus, Ending), ImportError> {
+    let conn = archive.connection();
+    let ended = match (ended, stop.requested()) {
+        (Ok(Ended::Finished(counters)), Some(signal)) => Ended::Stopped {
+            signal,
+            counters: Some(counters),
+        },
+        // The error came from stopping (DuckDB interrupted), or does not matter any more.
+        (Err(_), Some(signal)) => Ended::Stopped {
+            signal,
+            counters: None,
+        },
+        (Err(error), None) => {
+            let message = error.to_string();
+            // The error that failed the run matters more than one marking it.
+            let _ = runs::finish_run(conn, run_id, None, RunStatus::Failed, Some(&message));
+            return Err(error);
         }
-        writer.finish()
-    });
-    match result {
-        Ok(counters) => {
+        (Ok(ended), _) => ended,
+    };
+    match ended {
+        Ended::Finished(counters) => {
             let status = if counters.errors > 0 {
                 RunStatus::Errors
             } else {
                 RunStatus::Ok
             };
             runs::finish_run(conn, run_id, Some(&counters), status, None)?;
-            Ok(ImportOutcome {
-                run_id,
-                counters,
-                status,
-                elapsed: started.elapsed(),
-            })
+            Ok((status, Ending::Finished(counters)))
         }
-        Err(error) => {
-            let message = error.to_string();
-            let _ = runs::finish_run(conn, run_id, None, RunStatus::Failed, Some(&message));
-            Err(error)
+        Ended::Stopped { signal, counters } => {
+            let status = RunStatus::Interrupted;
+            let message = format!("interrupted by {}", signal.name());
+            runs::finish_run(conn, run_id, counters.as_ref(), status, Some(&message))?;
+            Ok((status, Ending::Interrupted(signal)))
         }
     }
 }
 
+/// Walk, read and store every file of the run, while a watcher thread turns a stop
+/// request into closing the flow (waking the threads waiting in it).
+fn import_files(
+    archive: &Archive,
+    options: &ImportOptions,
+    ledger: &Ledger,
+    run_id: i32,
+    observer: &dyn Observer,
+    stop: &Stop,
+) -> Result<Ended, ImportError> {
+    let walk_counters = WalkCounters::default();
+    let writer_connection = archive.writer_connection()?;
+    let mut writer = ImportWriter::new(
+        archive,
+        &writer_connection,
+        run_id,
+        &walk_counters,
+        options.memory_limit_mb,
+    )?;
+    let flow = Flow::new(options.threads);
+    let done = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let _done = SetOnDrop(&done);
+        thread::Builder::new()
+            .name("stop".to_string())
+            .spawn_scoped(scope, || watch(stop, &done, || flow.close()))
+            .map_err(ImportError::Threads)?;
+        if options.threads <= 1 {
+            import_sequential(ledger, options, &walk_counters, &mut writer, observer, stop)?;
+        } else {
+            let walk = &walk_counters;
+            parallel::import_parallel(ledger, options, walk, &mut writer, observer, stop, &flow)?;
+        }
+        if let Some(signal) = stop.requested() {
+            // Dropping the writer rolls its open batch back.
+            return Ok(Ended::Stopped {
+                signal,
+                counters: None,
+            });
+        }
+        Ok(Ended::Finished(writer.finish()?))
+    })
+}
+
+/// Sets its flag when dropped, however the scope it guards ends.
+struct SetOnDrop<'f>(&'f AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Poll for a stop request until `done`; call `on_stop` once when one comes.
+fn watch(stop: &Stop, done: &AtomicBool, on_stop: impl FnOnce()) {
+    while !done.load(Ordering::SeqCst) {
+        if stop.requested().is_some() {
+            return on_stop();
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every file on the calling thread, one at a time, until the end or a stop request.
 fn import_sequential(
     ledger: &Ledger,
     options: &ImportOptions,
     walk_counters: &WalkCounters,
     writer: &mut ImportWriter<'_>,
     observer: &dyn Observer,
+    stop: &Stop,
 ) -> Result<(), StoreError> {
     let mut failure = None;
     discover::walk(
@@ -132,8 +265,12 @@ fn import_sequential(
         options.walk,
         walk_counters,
         |found| {
+            if stop.requested().is_some() {
+                return false;
+            }
             observer.found(1);
-            let Some(record) = to_record(found, options, walk_counters) else {
+            let Some(record) = guarded(found, |found| to_record(found, options, walk_counters))
+            else {
                 observer.skipped(1);
                 return true;
             };
@@ -150,96 +287,26 @@ fn import_sequential(
     failure.map_or(Ok(()), Err)
 }
 
-fn import_parallel(
-    ledger: &Ledger,
-    options: &ImportOptions,
-    walk_counters: &WalkCounters,
-    writer: &mut ImportWriter<'_>,
-    observer: &dyn Observer,
-) -> Result<(), StoreError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .thread_name(|i| format!("parse-{i}"))
-        .build()
-        .expect("a thread pool of a few threads can be built");
-    let (found_tx, found_rx) = sync_channel::<Vec<Found>>(CHUNKS_IN_FLIGHT);
-    let (record_tx, record_rx) = sync_channel::<(usize, Vec<FileRecord>)>(CHUNKS_IN_FLIGHT);
-    std::thread::scope(|scope| {
-        let named = |name: &str| std::thread::Builder::new().name(name.to_string());
-        named("walk")
-            .spawn_scoped(scope, move || {
-                walk_in_chunks(ledger, options, walk_counters, observer, |chunk| {
-                    found_tx.send(chunk).is_ok()
-                })
-            })
-            .expect("the walker thread starts");
-        named("read")
-            .spawn_scoped(scope, move || {
-                // Each idle worker takes the next chunk: no worker waits for another's
-                // chunk to finish. Chunks are numbered so the writer can restore order.
-                pool.install(|| {
-                    let chunks = found_rx.into_iter().enumerate().par_bridge();
-                    let _ = chunks.try_for_each(|(number, chunk)| {
-                        let candidates = chunk.len();
-                        let records: Vec<FileRecord> = chunk
-                            .into_iter()
-                            .filter_map(|f| to_record(f, options, walk_counters))
-                            .collect();
-                        observer.skipped((candidates - records.len()) as u64);
-                        record_tx.send((number, records))
-                    });
-                })
-            })
-            .expect("the reader thread starts");
-        write_in_order(record_rx, writer, observer)
-    })
-}
-
-/// Walk the roots and hand the candidates on in chunks; stops when `send` fails.
-fn walk_in_chunks(
-    ledger: &Ledger,
-    options: &ImportOptions,
-    walk_counters: &WalkCounters,
-    observer: &dyn Observer,
-    mut send: impl FnMut(Vec<Found>) -> bool,
-) {
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut send = |chunk: Vec<Found>| {
-        observer.found(chunk.len() as u64);
-        send(chunk)
+/// Do one file's work with `stage` (in production [`to_record`]), so that a panic in it
+/// costs that file only: it becomes the file's `internal_error` problem, with the
+/// panic's message and place. The file stays out of the ledger (like an unreadable
+/// one), so the next import, perhaps of a fixed version, reads it again.
+pub fn guarded(
+    found: Found,
+    stage: impl FnOnce(Found) -> Option<FileRecord>,
+) -> Option<FileRecord> {
+    let (path, known) = match &found {
+        Found::File(file) => (file.display.clone(), file.known),
+        Found::Unreadable { display, .. } => (display.clone(), None),
     };
-    discover::walk(
-        &options.roots,
-        ledger,
-        options.walk,
-        walk_counters,
-        |found| {
-            chunk.push(found);
-            chunk.len() < CHUNK || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-        },
-    );
-    if !chunk.is_empty() {
-        send(chunk);
-    }
-}
-
-/// Store numbered chunks in their walk order, holding back those that arrive early.
-fn write_in_order(
-    chunks: Receiver<(usize, Vec<FileRecord>)>,
-    writer: &mut ImportWriter<'_>,
-    observer: &dyn Observer,
-) -> Result<(), StoreError> {
-    let mut early = BTreeMap::new();
-    let mut next = 0;
-    for (number, records) in chunks {
-        early.insert(number, records);
-        while let Some(records) = early.remove(&next) {
-            records.iter().for_each(|record| observer.stored(record));
-            writer.write(records)?;
-            next += 1;
-        }
-    }
-    Ok(())
+    guard::catch(|| stage(found)).unwrap_or_else(|panic| {
+        let message = format!(
+            "postback-archive hit a bug reading this file ({panic}); please report it. \
+             The file is not imported, and the next import reads it again"
+        );
+        let problem = Problem::whole_file(ProblemKind::InternalError, message);
+        Some(FileRecord::unreadable(path, known, problem))
+    })
 }
 
 /// Read, parse and normalize one file: everything between discovery and the store.
@@ -248,6 +315,18 @@ pub fn to_record(
     found: Found,
     options: &ImportOptions,
     counters: &WalkCounters,
+) -> Option<FileRecord> {
+    to_record_with(found, options, counters, |file| {
+        discover::read_file(file, options.max_file_size)
+    })
+}
+
+/// [`to_record`], reading the file's bytes with `read`.
+fn to_record_with(
+    found: Found,
+    options: &ImportOptions,
+    counters: &WalkCounters,
+    read: impl FnOnce(&FileToRead) -> Result<FileBytes, Problem>,
 ) -> Option<FileRecord> {
     let file = match found {
         Found::File(file) => file,
@@ -265,7 +344,7 @@ pub fn to_record(
             Err(problem) => return Some(FileRecord::unreadable(file.display, file.known, problem)),
         }
     }
-    let bytes = match discover::read_file(&file, options.max_file_size) {
+    let bytes = match read(&file) {
         Ok(bytes) => bytes,
         Err(problem) => return Some(FileRecord::unreadable(file.display, file.known, problem)),
     };
@@ -294,9 +373,12 @@ fn parse_content(
     problem: Option<Problem>,
     options: &ImportOptions,
 ) -> FileContent {
-    let previous_hash = file.known.and_then(|known| known.content_hash);
-    if !options.force && content_hash.is_some() && previous_hash == content_hash {
-        return FileContent::Unchanged;
+    if let Some(known) = file.known
+        && !options.force
+        && content_hash.is_some()
+        && known.content_hash == content_hash
+    {
+        return FileContent::Unchanged(known);
     }
     if content.is_empty() && problem.is_some() {
         return FileContent::Read {
@@ -309,11 +391,13 @@ fn parse_content(
         // The reader's problem (a damaged gzip stream) first, so the cap never hides it.
         let mut problems = Problems::from_iter(problem);
         problems.absorb(parsed.problems);
+        // Each raw postback is dropped once normalized, so the file's raw and normalized
+        // postbacks are not all held at once.
         let postbacks = parsed
             .postbacks
-            .iter()
+            .into_iter()
             .map(|raw| {
-                let (postback, found) = normalize(raw);
+                let (postback, found) = normalize(&raw);
                 problems.extend(found);
                 postback
             })
@@ -324,4 +408,155 @@ fn parse_content(
             problems: problems.into_vec(),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::writer::ImportWriter;
+
+    fn archive() -> (tempfile::TempDir, Archive) {
+        let dir = tempfile::tempdir().unwrap();
+        let archive =
+            Archive::open_for_write(&dir.path().join("a.duckdb"), Duration::ZERO, |_| {}).unwrap();
+        (dir, archive)
+    }
+
+    fn value(archive: &Archive, sql: &str) -> String {
+        let conn = archive.connection();
+        conn.query_row(&format!("SELECT CAST(({sql}) AS VARCHAR)"), [], |row| {
+            row.get::<_, Option<String>>(0)
+        })
+        .unwrap()
+        .unwrap_or_else(|| "NULL".to_string())
+    }
+
+    #[test]
+    fn a_panic_in_a_files_work_becomes_its_internal_error_problem_and_stays_out_of_the_ledger() {
+        let _quiet = guard::QuietPanics::install();
+        let found = Found::Unreadable {
+            display: "/in/bad.xml".to_string(),
+            problem: Problem::whole_file(ProblemKind::Unreadable, "not this one"),
+        };
+        let record = guarded(found, |_| panic!("byte index 27 is not a char boundary")).unwrap();
+        assert_eq!(record.path, "/in/bad.xml");
+        let FileContent::Unreadable(problem) = &record.content else {
+            panic!("{record:?}");
+        };
+        assert_eq!(problem.kind, ProblemKind::InternalError);
+        let message = &problem.message;
+        assert!(
+            message.starts_with(
+                "postback-archive hit a bug reading this file (byte index 27 is not a char boundary at src/import.rs:"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(
+                "); please report it. The file is not imported, and the next import reads it again"
+            ),
+            "{message}"
+        );
+
+        let (_dir, archive) = archive();
+        let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+        let walk = WalkCounters::default();
+        let raw = archive.writer_connection().unwrap();
+        let mut writer = ImportWriter::new(&archive, &raw, run_id, &walk, 96).unwrap();
+        writer.write(vec![record]).unwrap();
+        let counters = writer.finish().unwrap();
+        assert_eq!(counters.errors, 1);
+        assert_eq!(value(&archive, "SELECT count(*) FROM files"), "0");
+        assert_eq!(
+            value(&archive, "SELECT kind || ' ' || path FROM import_errors"),
+            "internal_error /in/bad.xml"
+        );
+    }
+
+    #[test]
+    fn work_that_does_not_panic_passes_through() {
+        let found = Found::Unreadable {
+            display: "/in/gone.xml".to_string(),
+            problem: Problem::whole_file(ProblemKind::Unreadable, "cannot read"),
+        };
+        assert!(guarded(found, |_| None).is_none());
+    }
+
+    fn counters(errors: u64) -> RunCounters {
+        RunCounters {
+            files_seen: 3,
+            files_read: 3,
+            postbacks_new: 2,
+            errors,
+            ..RunCounters::default()
+        }
+    }
+
+    const RUN_ROW: &str = "SELECT status || ' ' || files_read || ' ' || (finished_at IS NOT NULL) || ' ' || coalesce(message, '-') FROM import_runs";
+
+    #[test]
+    fn a_failed_or_panicked_store_marks_the_run_failed_with_its_message() {
+        let (_dir, archive) = archive();
+        let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+        let bug = ImportError::Bug {
+            doing: "storing the files".to_string(),
+            panic: CaughtPanic {
+                message: "attempt to add with overflow at src/store/writer/mod.rs:1:2".to_string(),
+            },
+        };
+        let error = close_run(&archive, run_id, Err(bug), &Stop::never()).unwrap_err();
+        let expected = "postback-archive hit a bug while storing the files: attempt to add with overflow at src/store/writer/mod.rs:1:2. Please report this message; the run is marked failed, and the next import finishes the job";
+        assert_eq!(error.to_string(), expected);
+        assert_eq!(
+            value(&archive, RUN_ROW),
+            format!("failed 0 true {expected}")
+        );
+
+        let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+        let store = ImportError::Store(StoreError::Write("IO Error: disk full".to_string()));
+        assert!(close_run(&archive, run_id, Err(store), &Stop::never()).is_err());
+        assert_eq!(
+            value(&archive, &format!("{RUN_ROW} WHERE run_id = {run_id}")),
+            "failed 0 true IO Error: disk full"
+        );
+    }
+
+    #[test]
+    fn a_run_ends_ok_or_errors_and_a_stop_request_marks_it_interrupted() {
+        let (_dir, archive) = archive();
+        let run = |ended, stop: &Stop| {
+            let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+            let closed = close_run(&archive, run_id, ended, stop).unwrap();
+            let row = value(&archive, &format!("{RUN_ROW} WHERE run_id = {run_id}"));
+            (closed, row)
+        };
+        let never = Stop::never();
+        let (closed, row) = run(Ok(Ended::Finished(counters(0))), &never);
+        assert_eq!(closed, (RunStatus::Ok, Ending::Finished(counters(0))));
+        assert_eq!(row, "ok 3 true -");
+        let (closed, row) = run(Ok(Ended::Finished(counters(1))), &never);
+        assert_eq!(closed.0, RunStatus::Errors);
+        assert_eq!(row, "errors 3 true -");
+
+        let stopped = Stop::never();
+        stopped.request(15);
+        let sigterm = Signal(15);
+        let (closed, row) = run(Ok(Ended::Finished(counters(0))), &stopped);
+        assert_eq!(
+            closed,
+            (RunStatus::Interrupted, Ending::Interrupted(sigterm))
+        );
+        assert_eq!(row, "interrupted 3 true interrupted by SIGTERM");
+        let interrupted = ImportError::Store(StoreError::Write("INTERRUPT Error".to_string()));
+        let (closed, row) = run(Err(interrupted), &stopped);
+        assert_eq!(closed.1, Ending::Interrupted(sigterm));
+        assert_eq!(row, "interrupted 0 true interrupted by SIGTERM");
+        let ended = Ended::Stopped {
+            signal: Signal(2),
+            counters: None,
+        };
+        let (closed, row) = run(Ok(ended), &never);
+        assert_eq!(closed.1, Ending::Interrupted(Signal(2)));
+        assert_eq!(row, "interrupted 0 true interrupted by SIGINT");
+    }
 }

@@ -18,4 +18,5 @@ pub mod parse;
 pub mod problem;
 pub mod progress;
 pub mod report;
+pub mod signals;
 pub mod store;

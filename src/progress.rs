@@ -24,13 +24,11 @@ impl ImportProgress {
     pub fn new(show_bar: bool, quiet: bool) -> Self {
         let bar = if show_bar {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} files, {per_sec} {msg}",
-                )
-                .expect("the template is valid")
-                .progress_chars("=> "),
-            );
+            let style = ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} files, {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style.progress_chars("=> "));
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         } else {
@@ -78,7 +76,7 @@ impl Observer for ImportProgress {
         let problems = match &record.content {
             FileContent::Unreadable(problem) => std::slice::from_ref(problem),
             FileContent::Read { problems, .. } => problems.as_slice(),
-            FileContent::Unchanged => &[],
+            FileContent::Unchanged(_) => &[],
         };
         for problem in problems {
             let count = self.problems.fetch_add(1, Ordering::Relaxed) + 1;

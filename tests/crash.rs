@@ -22,16 +22,6 @@ fn write_corpus(work: &Workdir, files: usize) {
     }
 }
 
-/// What must be identical between a clean import and a killed-then-resumed one.
-fn content(work: &Workdir) -> Vec<String> {
-    work.rows(
-        "SELECT (SELECT count(*) FROM postbacks), (SELECT count(DISTINCT fingerprint) FROM postbacks),
-                (SELECT count(*) FROM duplicates), (SELECT count(*) FROM files), (SELECT count(DISTINCT path) FROM files),
-                (SELECT sum(postbacks) FROM files), (SELECT bit_xor(hash(fingerprint)) FROM postbacks),
-                (SELECT count(*) FROM import_errors)",
-    )
-}
-
 /// Right after a kill: the archive opens, every file in the ledger has all its
 /// postbacks, and the run row counts exactly the committed files.
 fn assert_consistent_after_kill(work: &Workdir, delay_ms: u64) {
@@ -61,7 +51,7 @@ fn a_killed_import_is_completed_by_the_next_run_with_the_exact_set() {
     let clean = work.run(&["import", "in"]);
     let import_time = started.elapsed();
     assert_eq!(clean.status.code(), Some(0), "{}", common::stderr(&clean));
-    let expected = content(&work);
+    let expected = work.content();
     assert_eq!(expected[0].split('|').next(), Some("30000"));
 
     let mut interrupted = 0;
@@ -97,7 +87,7 @@ fn a_killed_import_is_completed_by_the_next_run_with_the_exact_set() {
             "{}",
             common::stderr(&resumed)
         );
-        assert_eq!(content(&work), expected, "killed after {delay_ms} ms");
+        assert_eq!(work.content(), expected, "killed after {delay_ms} ms");
         let first_run = work.value("SELECT status FROM import_runs WHERE run_id = 1");
         if first_run == "interrupted" {
             interrupted += 1;

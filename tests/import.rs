@@ -316,13 +316,12 @@ fn a_held_lock_makes_import_wait_then_fail_naming_the_holder() {
 #[test]
 fn running_out_of_duckdb_memory_says_which_option_raises_it() {
     let work = Workdir::new();
-    for i in 0..20 {
-        work.write(
-            &format!("in/{i:02}.xml"),
-            postback("N201", &format!("T{i}")),
-        );
-    }
-    let output = work.run(&["import", "--memory-limit", "4", "in"]);
+    // One bundle of 100,000 postbacks: one batch more than DuckDB's smallest --memory-limit holds.
+    let bundle: String = (0..100_000)
+        .map(|i| postback("N201", &format!("T{i}")))
+        .collect();
+    work.write("in/bundle.xml", format!("<BUNDLE>{bundle}</BUNDLE>"));
+    let output = work.run(&["import", "--memory-limit", "16", "in"]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(
@@ -330,14 +329,14 @@ fn running_out_of_duckdb_memory_says_which_option_raises_it() {
         "{message}"
     );
     assert!(
-        message.ends_with("\nDuckDB needed more than --memory-limit 4 (MB); run the import again with --memory-limit 256\n"),
+        message.ends_with("\nDuckDB needed more than --memory-limit 16 (MB); run the import again with --memory-limit 256\n"),
         "{message}"
     );
     assert_eq!(work.value("SELECT status FROM import_runs"), "failed");
     let again = work.run(&["import", "in"]);
     assert_eq!(
         summary(&again),
-        "import run 2: 20 files seen, 0 unchanged, 20 read, 0 other; 20 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 1 files seen, 0 unchanged, 1 read, 0 other; 100000 new postbacks, 0 duplicates; 0 problems"
     );
 }
 

@@ -7,9 +7,11 @@ use clap::Args;
 
 use crate::cli::{Global, Outcome};
 use crate::discover::{WalkOptions, resolve_roots};
-use crate::import::{ImportOptions, ImportOutcome, run_import};
+use crate::import::{Ending, ImportOptions, ImportOutcome, run_import};
 use crate::progress::ImportProgress;
+use crate::signals::Stop;
 use crate::store::Archive;
+use crate::store::runs::RunCounters;
 use crate::store::writer::DEFAULT_MEMORY_LIMIT_MB;
 
 /// Import postback files: every *.xml and *.xml.gz under the given directories (and
@@ -31,18 +33,20 @@ pub struct ImportArgs {
     #[arg(long)]
     force: bool,
 
-    /// Worker threads [default: the number of CPU cores].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 256 [default: the number of CPU cores].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_THREADS)))]
     threads: Option<u16>,
 
-    /// Largest file, or decompressed .gz content, to read, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    /// Largest file, or decompressed .gz content, to read, in MiB (1 to 1048576).
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_FILE_SIZE_MIB))]
     max_file_size: u64,
 
-    /// DuckDB's memory for the import, in MB. Raise it if an import fails with
-    /// "could not allocate block" or "failed to pin block".
+    /// DuckDB's memory for the import, in MB (16 to 1048576). Raise it if an import
+    /// fails with "could not allocate block" or "failed to pin block".
     #[arg(long, value_name = "MB", default_value_t = DEFAULT_MEMORY_LIMIT_MB,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(i64::from(MIN_MEMORY_LIMIT_MB)..=MAX_MEMORY_LIMIT_MB))]
     memory_limit: u32,
 
     /// Exit with status 0 even when some input files had problems (they are still
@@ -50,6 +54,16 @@ pub struct ImportArgs {
     #[arg(long)]
     allow_bad_input: bool,
 }
+
+/// More threads than this only cost memory and start-up time; the import's work comes
+/// in chunks of files, and its single writer is the limit long before.
+const MAX_THREADS: u16 = 256;
+/// 1 TiB, far beyond any postback file, and small enough that it cannot overflow in bytes.
+const MAX_FILE_SIZE_MIB: u64 = 1024 * 1024;
+/// Below this DuckDB cannot hold the appenders of one batch.
+const MIN_MEMORY_LIMIT_MB: u32 = 16;
+/// 1 TB.
+const MAX_MEMORY_LIMIT_MB: i64 = 1024 * 1024;
 
 pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
     let roots = resolve_roots(&args.paths)?;
@@ -59,25 +73,41 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
             follow_symlinks: args.follow_symlinks,
         },
         force: args.force,
-        threads: args.threads.map_or_else(default_threads, usize::from),
+        threads: args
+            .threads
+            .map_or_else(default_threads, usize::from)
+            .min(usize::from(MAX_THREADS)),
         max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
         memory_limit_mb: args.memory_limit,
     };
     let archive = Archive::open_for_write(&global.db, global.lock_timeout, |holder| {
         global.announce_wait(holder)
     })?;
+    let stop = Stop::on_signals().context("cannot install the handlers of stop signals")?;
     let progress = ImportProgress::new(global.progress, global.quiet);
-    let outcome = run_import(&archive, &options, &progress)
+    let outcome = run_import(&archive, &options, &progress, &stop);
+    progress.finish();
+    let outcome = outcome
         .map_err(|error| out_of_memory_hint(error.into(), options.memory_limit_mb))
         .with_context(|| format!("import into {} failed", global.db.display()))?;
-    progress.finish();
-    report(global, &outcome);
-    let problems = outcome.counters.errors > 0;
-    Ok(if problems && !args.allow_bad_input {
-        Outcome::InputProblems
-    } else {
-        Outcome::Success
-    })
+    match outcome.ending {
+        Ending::Interrupted(signal) => {
+            eprintln!(
+                "postback-archive: import run {} interrupted by {}; the batches it committed are kept, and the next import finishes the job",
+                outcome.run_id,
+                signal.name()
+            );
+            Ok(Outcome::Interrupted(signal))
+        }
+        Ending::Finished(counters) => {
+            report(global, &outcome, &counters);
+            Ok(if counters.errors > 0 && !args.allow_bad_input {
+                Outcome::InputProblems
+            } else {
+                Outcome::Success
+            })
+        }
+    }
 }
 
 fn default_threads() -> usize {
@@ -104,8 +134,7 @@ fn out_of_memory_hint(error: anyhow::Error, limit_mb: u32) -> anyhow::Error {
 }
 
 /// The one-line summary, or under `--quiet` a line only when something needs attention.
-fn report(global: &Global, outcome: &ImportOutcome) {
-    let c = &outcome.counters;
+fn report(global: &Global, outcome: &ImportOutcome, c: &RunCounters) {
     if global.quiet {
         if c.errors > 0 {
             eprintln!(

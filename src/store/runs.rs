@@ -17,22 +17,30 @@ pub struct RunCounters {
     pub errors: u64,
 }
 
-/// How a run ended.
+/// Where a run is, as stored in `import_runs.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {
+    /// Still importing, or killed without a chance to say so (the next run marks it
+    /// `interrupted`).
+    Running,
     /// Every input imported cleanly.
     Ok,
     /// Some inputs had problems; they are in `import_errors`.
     Errors,
-    /// The run itself failed (the archive could not be written).
+    /// Stopped before the end, by a signal or a kill; the batches it committed stay.
+    Interrupted,
+    /// The run itself failed (the archive could not be written, or a bug).
     Failed,
 }
 
 impl RunStatus {
-    fn as_str(self) -> &'static str {
+    /// The name stored in `import_runs.status`.
+    pub fn as_str(self) -> &'static str {
         match self {
+            RunStatus::Running => "running",
             RunStatus::Ok => "ok",
             RunStatus::Errors => "errors",
+            RunStatus::Interrupted => "interrupted",
             RunStatus::Failed => "failed",
         }
     }
@@ -43,19 +51,26 @@ impl RunStatus {
 pub fn begin_run(conn: &Connection, roots: &[String]) -> Result<i32, StoreError> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     conn.execute(
-        "UPDATE import_runs SET status = 'interrupted' WHERE status = 'running'",
-        [],
+        "UPDATE import_runs SET status = ? WHERE status = ?",
+        params![RunStatus::Interrupted.as_str(), RunStatus::Running.as_str()],
     )?;
     let run_id: i32 = conn.query_row(
         "SELECT coalesce(max(run_id), 0) + 1 FROM import_runs",
         [],
         |row| row.get(0),
     )?;
-    let roots_list = serde_json::to_string(roots).expect("strings serialize");
+    // A JSON array of strings: serde_json cannot fail on it.
+    let roots_list = serde_json::to_string(roots).unwrap_or_else(|_| "[]".to_string());
     conn.execute(
         "INSERT INTO import_runs (run_id, started_at, status, roots, tool_version)
-         VALUES (?, ?, 'running', CAST(?::JSON AS VARCHAR[]), ?)",
-        params![run_id, utc_now(), roots_list, env!("CARGO_PKG_VERSION")],
+         VALUES (?, ?, ?, CAST(?::JSON AS VARCHAR[]), ?)",
+        params![
+            run_id,
+            utc_now(),
+            RunStatus::Running.as_str(),
+            roots_list,
+            env!("CARGO_PKG_VERSION")
+        ],
     )?;
     conn.execute_batch("COMMIT")?;
     Ok(run_id)

@@ -91,6 +91,17 @@ impl Workdir {
         out
     }
 
+    /// What must be identical between a clean import and one killed or interrupted,
+    /// then resumed: counts of every table and a checksum of the fingerprints.
+    pub fn content(&self) -> Vec<String> {
+        self.rows(
+            "SELECT (SELECT count(*) FROM postbacks), (SELECT count(DISTINCT fingerprint) FROM postbacks),
+                    (SELECT count(*) FROM duplicates), (SELECT count(*) FROM files), (SELECT count(DISTINCT path) FROM files),
+                    (SELECT sum(postbacks) FROM files), (SELECT bit_xor(hash(fingerprint)) FROM postbacks),
+                    (SELECT count(*) FROM import_errors)",
+        )
+    }
+
     /// The single value of a query, as text.
     pub fn value(&self, sql: &str) -> String {
         let rows = self.rows(sql);

@@ -64,8 +64,8 @@ pub enum FileContent {
     /// Could not be read: the problem is recorded, but the file stays out of the
     /// ledger so that the next run tries again.
     Unreadable(Problem),
-    /// Its size or time changed but its bytes did not: only the ledger is updated.
-    Unchanged,
+    /// Its size or time changed but its bytes did not: only its ledger entry is updated.
+    Unchanged(KnownFile),
     /// Read and parsed (possibly with problems, possibly holding no postback).
     Read {
         content_hash: Option<u128>,
@@ -380,8 +380,7 @@ impl<'a> ImportWriter<'a> {
                 batch.counters.errors += 1;
                 return rows::problem(&mut batch.errors, self.run_id, None, &record.path, problem);
             }
-            FileContent::Unchanged => {
-                let known = record.known.expect("an unchanged file is in the ledger");
+            FileContent::Unchanged(known) => {
                 let entry = LedgerEntry {
                     file_id: known.file_id,
                     content_hash: known.content_hash,
