@@ -130,7 +130,14 @@ fn file_stamps(lake: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
 
 /// One pass per file, `count` of them from number `first`, each on one of `days` UTC
 /// days from November 1st plus `first_day`; every tenth is retried in a second file.
-fn write_passes(work: &Workdir, folder: &str, first: usize, count: usize, first_day: u64, days: usize) {
+fn write_passes(
+    work: &Workdir,
+    folder: &str,
+    first: usize,
+    count: usize,
+    first_day: u64,
+    days: usize,
+) {
     let november = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     for i in first..first + count {
         let day = november + chrono::Days::new(first_day + (i % days) as u64);
@@ -160,7 +167,10 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
     );
     let id = archive_id(&work);
     assert_eq!(id.len(), 32);
-    assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
     let mut expected: Vec<String> = (1..=5)
         .map(|day| format!("postbacks/day=2026-11-0{day}/ARCHIVE-run000001-0.parquet"))
         .collect();
@@ -193,8 +203,14 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
     );
     // The size it printed and recorded is the size of the files on disk.
     let bytes = lake_bytes(&lake);
-    assert_eq!(work.value("SELECT bytes FROM lake_exports"), bytes.to_string());
-    assert_eq!(work.value("SELECT sum(bytes) FROM lake_files"), bytes.to_string());
+    assert_eq!(
+        work.value("SELECT bytes FROM lake_exports"),
+        bytes.to_string()
+    );
+    assert_eq!(
+        work.value("SELECT sum(bytes) FROM lake_files"),
+        bytes.to_string()
+    );
     assert!(
         printed.contains(&format!(" files ({:.1} KB); ", bytes as f64 / 1000.0)),
         "{printed}"
@@ -217,7 +233,7 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
     );
     // Every postback once, in the partition of its UTC day, with the same values.
     let in_lake = parquet_rows(&format!(
-        "SELECT day, count(*) FROM read_parquet({}, hive_partitioning = true) GROUP BY ALL ORDER BY ALL NULLS LAST",
+        "SELECT day::VARCHAR, count(*) FROM read_parquet({}, hive_partitioning = true) GROUP BY ALL ORDER BY ALL NULLS LAST",
         table_glob(&lake, "postbacks")
     ));
     let in_archive =
@@ -248,7 +264,10 @@ fn every_value_reads_back_exactly_with_types_spark_and_trino_take() {
     ));
     assert_eq!(lake_rows.len(), 300);
     assert_eq!(lake_rows, archive);
-    assert!(lake_rows.iter().any(|row| row.contains("|0")), "a fingerprint with leading zeros");
+    assert!(
+        lake_rows.iter().any(|row| row.contains("|0")),
+        "a fingerprint with leading zeros"
+    );
 
     // No type some engine rejects or misreads: every column of every file.
     let types = parquet_rows(&format!(
@@ -291,7 +310,10 @@ fn an_export_after_an_import_writes_only_the_new_runs_files() {
     let nothing = export(&work, &lake);
     assert_eq!(
         nothing.trim_end(),
-        format!("export 2 to {}: nothing new since the last export", lake.display())
+        format!(
+            "export 2 to {}: nothing new since the last export",
+            lake.display()
+        )
     );
     assert_eq!(file_stamps(&lake), before);
 
@@ -308,13 +330,23 @@ fn an_export_after_an_import_writes_only_the_new_runs_files() {
     );
     let after = file_stamps(&lake);
     for (path, stamp) in &before {
-        assert_eq!(after.get(path), Some(stamp), "{} was touched", path.display());
+        assert_eq!(
+            after.get(path),
+            Some(stamp),
+            "{} was touched",
+            path.display()
+        );
     }
     let id = archive_id(&work);
     let mut added: Vec<String> = after
         .keys()
         .filter(|path| !before.contains_key(*path))
-        .map(|path| path.strip_prefix(&lake).unwrap().to_string_lossy().replace(&id, "A"))
+        .map(|path| {
+            path.strip_prefix(&lake)
+                .unwrap()
+                .to_string_lossy()
+                .replace(&id, "A")
+        })
         .collect();
     added.sort();
     assert_eq!(
@@ -352,7 +384,10 @@ fn a_file_read_again_exports_its_earlier_run_again_without_its_old_duplicates() 
     );
     std::fs::write(work.path().join("in/again.xml"), grown).unwrap();
     import(&work, "in");
-    assert_eq!(work.value("SELECT count(*) FROM duplicates WHERE run_id = 1"), "2");
+    assert_eq!(
+        work.value("SELECT count(*) FROM duplicates WHERE run_id = 1"),
+        "2"
+    );
     let printed = export(&work, &lake);
     assert_eq!(
         without_timing(&printed),
@@ -386,14 +421,24 @@ fn copy_sample_part(work: &Workdir, folder: &str, part: Option<usize>) {
     for (index, file) in files.iter().enumerate() {
         if part.is_none_or(|part| index % 2 == part) {
             let relative = file.strip_prefix(&sample).unwrap().to_str().unwrap();
-            work.write(&format!("{folder}/{relative}"), std::fs::read(file).unwrap());
+            work.write(
+                &format!("{folder}/{relative}"),
+                std::fs::read(file).unwrap(),
+            );
         }
     }
 }
 
 /// `report daily` for `date` into `out`, on the archive or on `--lake`.
 fn daily(work: &Workdir, lake: Option<&Path>, date: &str, out: &Path) {
-    let mut args = vec!["report", "daily", "--date", date, "--out-dir", out.to_str().unwrap()];
+    let mut args = vec![
+        "report",
+        "daily",
+        "--date",
+        date,
+        "--out-dir",
+        out.to_str().unwrap(),
+    ];
     if let Some(lake) = lake {
         args.extend(["--lake", lake.to_str().unwrap()]);
     }
@@ -459,12 +504,24 @@ fn two_archives_in_one_lake_report_exactly_like_one_archive_of_everything() {
     export(&second, &lake);
 
     let query = |sql: &str| -> String {
-        let output = everything.run(&["query", "--lake", lake.to_str().unwrap(), "--format", "csv", sql]);
+        let output = everything.run(&[
+            "query",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "csv",
+            sql,
+        ]);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         stdout(&output)
     };
     // Retried copies landed in both archives: the lake counts them as copies.
-    let across: usize = query("SELECT count(*) FROM lake_copies").lines().nth(1).unwrap().parse().unwrap();
+    let across: usize = query("SELECT count(*) FROM lake_copies")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(across >= 5, "only {across} copies across the archives");
     let counts = "SELECT (SELECT count(*) FROM postbacks) AS postbacks,
                          (SELECT count(DISTINCT fingerprint) FROM postbacks) AS distinct_postbacks,
@@ -481,13 +538,18 @@ fn two_archives_in_one_lake_report_exactly_like_one_archive_of_everything() {
     );
 
     // report daily, file for file, for every day of the sample.
-    let (from_lake, from_archive) = (lake.parent().unwrap().join("lake-reports"), everything.path().join("reports"));
+    let (from_lake, from_archive) = (
+        lake.parent().unwrap().join("lake-reports"),
+        everything.path().join("reports"),
+    );
     for day in 1..=5 {
         let date = format!("2026-11-0{day}");
         daily(&everything, Some(&lake), &date, &from_lake);
         daily(&everything, None, &date, &from_archive);
-        let (lake_files, archive_files) =
-            (folder_contents(&from_lake.join(&date)), folder_contents(&from_archive.join(&date)));
+        let (lake_files, archive_files) = (
+            folder_contents(&from_lake.join(&date)),
+            folder_contents(&from_archive.join(&date)),
+        );
         assert_eq!(lake_files.len(), 34);
         assert_eq!(
             lake_files.keys().collect::<Vec<_>>(),
@@ -509,12 +571,27 @@ fn a_lake_of_one_archive_keeps_its_ids_and_reports_like_it() {
     let sql = "SELECT p.postback_id, p.run_id, p.file_id, count(d.postback_id) AS copies
                FROM postbacks p LEFT JOIN duplicates d USING (postback_id)
                GROUP BY ALL ORDER BY ALL";
-    let on_lake = work.run(&["query", "--lake", lake.to_str().unwrap(), "--format", "csv", sql]);
+    let on_lake = work.run(&[
+        "query",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+        sql,
+    ]);
     let on_archive = work.run(&["query", "--format", "csv", sql]);
     assert_eq!(on_lake.status.code(), Some(0), "{}", stderr(&on_lake));
     assert_eq!(stdout(&on_lake), stdout(&on_archive));
     for name in ["key-figures", "retries", "pass-volume", "failure-codes"] {
-        let args = ["report", "run", name, "--to", "2026-11-03", "--format", "csv"];
+        let args = [
+            "report",
+            "run",
+            name,
+            "--to",
+            "2026-11-03",
+            "--format",
+            "csv",
+        ];
         let on_lake = work.run(&[&args[..], &["--lake", lake.to_str().unwrap()]].concat());
         assert_eq!(on_lake.status.code(), Some(0), "{}", stderr(&on_lake));
         assert_eq!(stdout(&on_lake), stdout(&work.run(&args)), "{name}");
@@ -530,7 +607,12 @@ fn sql_on_a_lake_runs_in_the_sandbox_and_a_lake_holding_the_archive_is_refused()
     export(&work, &lake);
     let lake_arg = lake.to_str().unwrap();
 
-    let output = work.run(&["query", "--lake", lake_arg, "SELECT * FROM read_csv('/etc/hostname')"]);
+    let output = work.run(&[
+        "query",
+        "--lake",
+        lake_arg,
+        "SELECT * FROM read_csv('/etc/hostname')",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
@@ -543,10 +625,17 @@ fn sql_on_a_lake_runs_in_the_sandbox_and_a_lake_holding_the_archive_is_refused()
         "query",
         "--lake",
         lake_arg,
-        &format!("COPY (SELECT 1) TO '{}' (FORMAT csv)", archive_path.display()),
+        &format!(
+            "COPY (SELECT 1) TO '{}' (FORMAT csv)",
+            archive_path.display()
+        ),
     ]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("no SQL run by postback-archive may touch the archive"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no SQL run by postback-archive may touch the archive"),
+        "{}",
+        stderr(&output)
+    );
 
     // An export into the archive's own folder, and a lake that holds the archive.
     let output = work.run(&["export", "--to", work.path().to_str().unwrap()]);
@@ -561,7 +650,14 @@ fn sql_on_a_lake_runs_in_the_sandbox_and_a_lake_holding_the_archive_is_refused()
     std::fs::copy(work.db(), lake.join("inside.duckdb")).unwrap();
     let inside = lake.join("inside.duckdb");
     let output = Command::new(assert_cmd::cargo::cargo_bin("postback-archive"))
-        .args(["--db", inside.to_str().unwrap(), "query", "--lake", lake_arg, "SELECT 1"])
+        .args([
+            "--db",
+            inside.to_str().unwrap(),
+            "query",
+            "--lake",
+            lake_arg,
+            "SELECT 1",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -604,7 +700,11 @@ fn folders_that_are_not_lakes_are_refused_with_a_way_out() {
     let lake = work.path().join("lake");
     export(&work, &lake);
     let manifest = std::fs::read_to_string(lake.join("_lake.json")).unwrap();
-    std::fs::write(lake.join("_lake.json"), manifest.replace("\"lake_version\": 1", "\"lake_version\": 2")).unwrap();
+    std::fs::write(
+        lake.join("_lake.json"),
+        manifest.replace("\"lake_version\": 1", "\"lake_version\": 2"),
+    )
+    .unwrap();
     let output = work.run(&["report", "run", "retries", "--lake", lake.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
@@ -617,11 +717,20 @@ fn folders_that_are_not_lakes_are_refused_with_a_way_out() {
     );
     let missing = Command::new(assert_cmd::cargo::cargo_bin("postback-archive"))
         .current_dir(work.path())
-        .args(["--db", "nothing.duckdb", "export", "--to", lake.to_str().unwrap()])
+        .args([
+            "--db",
+            "nothing.duckdb",
+            "export",
+            "--to",
+            lake.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).starts_with("postback-archive: error: there is no archive at nothing.duckdb;"));
+    assert!(
+        stderr(&missing)
+            .starts_with("postback-archive: error: there is no archive at nothing.duckdb;")
+    );
     assert!(!work.path().join("nothing.duckdb").exists());
 }
 
@@ -633,14 +742,20 @@ fn assert_exact(work: &Workdir, lake: &Path, context: &str) {
         .rows("SELECT path FROM lake_files WHERE placed")
         .into_iter()
         .collect();
-    assert_eq!(work.value("SELECT count(*) FROM lake_files WHERE NOT placed"), "0", "{context}");
+    assert_eq!(
+        work.value("SELECT count(*) FROM lake_files WHERE NOT placed"),
+        "0",
+        "{context}"
+    );
     let on_disk: BTreeSet<String> = lake_listing(lake, "\u{0}")
         .into_iter()
         .filter(|path| path != "_lake.json")
         .collect();
     assert_eq!(on_disk, recorded, "{context}");
     for table in ["postbacks", "duplicates", "import_errors", "import_runs"] {
-        let has_files = recorded.iter().any(|path| path.starts_with(&format!("{table}/")));
+        let has_files = recorded
+            .iter()
+            .any(|path| path.starts_with(&format!("{table}/")));
         let in_lake = if has_files {
             parquet_rows(&format!(
                 "SELECT run_id, count(*) FROM read_parquet({}) GROUP BY ALL ORDER BY ALL",
@@ -649,8 +764,9 @@ fn assert_exact(work: &Workdir, lake: &Path, context: &str) {
         } else {
             Vec::new()
         };
-        let in_archive =
-            work.rows(&format!("SELECT run_id, count(*) FROM {table} GROUP BY ALL ORDER BY ALL"));
+        let in_archive = work.rows(&format!(
+            "SELECT run_id, count(*) FROM {table} GROUP BY ALL ORDER BY ALL"
+        ));
         assert_eq!(in_lake, in_archive, "{context}: {table}");
     }
     let fingerprints: Vec<String> = work
@@ -678,16 +794,28 @@ fn an_export_killed_at_any_moment_is_completed_exactly_by_the_next() {
     assert_exact(&work, &lake, "clean export");
 
     let mut killed = 0;
-    for (round, fraction) in [0.1, 0.3, 0.45, 0.6, 0.75, 0.9, 0.2, 0.5, 0.7, 0.85].into_iter().enumerate() {
+    for (round, fraction) in [0.1, 0.3, 0.45, 0.6, 0.75, 0.9, 0.2, 0.5, 0.7, 0.85]
+        .into_iter()
+        .enumerate()
+    {
         // Something new for the export to write: a run of new postbacks and copies.
         let folder = format!("batch{}", round + 1);
         write_passes(&work, &folder, 1000 * (round + 1), 600, 0, 300);
-        work.write(&format!("{folder}/copy.xml"), std::fs::read(work.path().join("batch0/000001.xml")).unwrap());
+        work.write(
+            &format!("{folder}/copy.xml"),
+            std::fs::read(work.path().join("batch0/000001.xml")).unwrap(),
+        );
         import(&work, &folder);
         let delay = export_time.mul_f64(fraction);
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("postback-archive"))
             .current_dir(work.path())
-            .args(["--db", work.db().to_str().unwrap(), "export", "--to", lake.to_str().unwrap()])
+            .args([
+                "--db",
+                work.db().to_str().unwrap(),
+                "export",
+                "--to",
+                lake.to_str().unwrap(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -709,7 +837,10 @@ fn an_export_killed_at_any_moment_is_completed_exactly_by_the_next() {
         .value("SELECT count(*) FROM lake_exports WHERE status = 'interrupted'")
         .parse()
         .unwrap();
-    assert!(killed >= 5 && interrupted >= 3, "{killed} kills, {interrupted} mid-export; make the batches larger");
+    assert!(
+        killed >= 5 && interrupted >= 3,
+        "{killed} kills, {interrupted} mid-export; make the batches larger"
+    );
     // The same files, file for file, as one clean export of the archive.
     let fresh = work.path().join("fresh");
     export(&work, &fresh);
@@ -721,7 +852,10 @@ fn required(variable: &str, what: &str, install: &str) -> Option<PathBuf> {
     let found = std::env::var_os(variable).map(PathBuf::from);
     if found.is_none() {
         let hint = format!("{what} not found ({variable}); install with: {install}");
-        assert!(std::env::var_os("CI").is_none(), "{hint} (.ci/run does this)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{hint} (.ci/run does this)"
+        );
         eprintln!("skipped: {hint}");
     }
     found
@@ -735,7 +869,10 @@ fn duckdb_cli() -> Option<PathBuf> {
     });
     if found.is_none() {
         let hint = "the DuckDB CLI not found; install with: pip install duckdb-cli==1.5.6";
-        assert!(std::env::var_os("CI").is_none(), "{hint} (.ci/run does this)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{hint} (.ci/run does this)"
+        );
         eprintln!("skipped: {hint}");
     }
     found
@@ -743,7 +880,12 @@ fn duckdb_cli() -> Option<PathBuf> {
 
 fn run_ok(command: &mut Command) -> String {
     let output: Output = command.output().unwrap();
-    assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
     stdout(&output)
 }
 
@@ -767,10 +909,11 @@ fn the_stock_duckdb_cli_reads_the_lake_as_the_archive_reads() {
         "SELECT day, status_code, count(*), epoch_us(min(occurred_at)) FROM {postbacks}
          GROUP BY ALL ORDER BY ALL NULLS LAST"
     ));
+    // The CLI writes a NULL as `NULL` in CSV.
     let expected: Vec<String> = work
         .rows(
-            "SELECT coalesce(day::VARCHAR, ''), coalesce(status_code, ''),
-                    count(*), coalesce(epoch_us(min(occurred_at))::VARCHAR, '')
+            "SELECT coalesce(day::VARCHAR, 'NULL'), coalesce(status_code, 'NULL'),
+                    count(*), coalesce(epoch_us(min(occurred_at))::VARCHAR, 'NULL')
              FROM (SELECT CAST(occurred_at AS DATE) AS day, status_code, occurred_at FROM postbacks)
              GROUP BY day, status_code ORDER BY day NULLS LAST, status_code NULLS LAST",
         )
@@ -784,7 +927,9 @@ fn the_stock_duckdb_cli_reads_the_lake_as_the_archive_reads() {
         .map(|f| format!("{:032x}", f.parse::<u128>().unwrap()))
         .collect();
     assert_eq!(
-        cli_rows(&format!("SELECT fingerprint FROM {postbacks} ORDER BY postback_id")),
+        cli_rows(&format!(
+            "SELECT fingerprint FROM {postbacks} ORDER BY postback_id"
+        )),
         fingerprints
     );
     assert_eq!(
@@ -806,11 +951,19 @@ ORDER BY day";
 
 #[test]
 fn pyspark_reads_the_lake_as_the_archive_reads() {
-    let Some(python) = required(PYSPARK_PYTHON, "Python with pyspark 4.3.0", "pip install pyspark==4.3.0 (and a Java 17 runtime)") else {
+    let Some(python) = required(
+        PYSPARK_PYTHON,
+        "Python with pyspark 4.3.0",
+        "pip install pyspark==4.3.0 (and a Java 17 runtime)",
+    ) else {
         return;
     };
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    assert!(readme.contains(SPARK_PASS_VOLUME), "the README's Spark SQL differs from the tested one");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains(SPARK_PASS_VOLUME),
+        "the README's Spark SQL differs from the tested one"
+    );
     let work = Workdir::new();
     work.copy_from_repo("data/sample", "sample");
     import(&work, "sample");
@@ -881,6 +1034,12 @@ spark.stop()
     assert_eq!(lines("volume "), volume);
     assert_eq!(
         lines("table "),
-        ["duplicates 25", "import_errors 6", "import_runs 1", "status_codes 31", "carriers 565"]
+        [
+            "duplicates 25",
+            "import_errors 6",
+            "import_runs 1",
+            "status_codes 31",
+            "carriers 565"
+        ]
     );
 }

@@ -21,6 +21,9 @@ use crate::store::{Archive, SCHEMA_VERSION};
 /// a folder of the staging area only, never a column of a file.
 const RUN_PARTITION: &str = "lake_run";
 
+/// About how many postbacks one `COPY` writes (see `Exporter::day_batches`).
+const ROWS_PER_COPY: i64 = 250_000;
+
 /// One export into one lake, from `begin` to `finish`.
 pub struct Exporter<'a> {
     archive: &'a Archive,
@@ -241,7 +244,8 @@ impl<'a> Exporter<'a> {
     }
 
     /// Write the rows of `plan` as Parquet into `staging` (an empty folder):
-    /// `TABLE/day=D/lake_run=R/data_N.tmp` for postbacks, `TABLE/lake_run=R/data_N.tmp`
+    /// `TABLE-B/day=D/lake_run=R/data_N.tmp` for postbacks (B: the batch of days),
+    /// `TABLE/lake_run=R/data_N.tmp`
     /// for the other tables of runs, `TABLE.tmp` for reference tables. Runs and
     /// tables without rows get no file, except reference tables.
     pub fn stage(&self, plan: &ExportPlan, staging: &Path) -> Result<Vec<StagedFile>, LakeError> {
@@ -256,20 +260,50 @@ impl<'a> Exporter<'a> {
             if !wanted {
                 continue;
             }
-            let target = staging.join(if run_file {
-                table.name.clone()
-            } else {
-                format!("{}.tmp", table.name)
-            });
-            let sql = self.copy_sql(table, &plan.runs, &target)?;
-            let written: Vec<String> = self
-                .archive
-                .connection()
-                .query_row(&sql, [], |row| row.get::<_, duckdb::types::Value>(1))
-                .map(text_list)?;
-            staged.extend(self.describe_staged(&table.name, &written)?);
+            let batches = match table.kind {
+                TableKind::ByRunAndDay => self.day_batches(table, &plan.runs)?,
+                _ => vec![None],
+            };
+            for (index, batch) in batches.iter().enumerate() {
+                let target = staging.join(match (run_file, batch) {
+                    (false, _) => format!("{}.tmp", table.name),
+                    (true, None) => table.name.clone(),
+                    (true, Some(_)) => format!("{}-{index}", table.name),
+                });
+                let sql = self.copy_sql(table, &plan.runs, &target, batch.as_deref())?;
+                let written: Vec<String> = self
+                    .archive
+                    .connection()
+                    .query_row(&sql, [], |row| row.get::<_, duckdb::types::Value>(1))
+                    .map(text_list)?;
+                staged.extend(self.describe_staged(&table.name, &written)?);
+            }
         }
         Ok(staged)
+    }
+
+    /// The days of `runs` in `table` (`postbacks`), as conditions on `occurred_at`
+    /// that each select about [`ROWS_PER_COPY`] rows or one whole day: DuckDB holds
+    /// the rows of a partitioned `COPY` in memory until it ends (a 10-million-postback
+    /// archive took 7.5 GB at once), so the days are written a batch at a time. The
+    /// conditions are ranges, which the archive's zone maps answer without reading
+    /// the rows of other days.
+    fn day_batches(
+        &self,
+        table: &LakeTable,
+        runs: &[i32],
+    ) -> Result<Vec<Option<String>>, LakeError> {
+        let runs: Vec<String> = runs.iter().map(i32::to_string).collect();
+        let mut statement = self.archive.connection().prepare(&format!(
+            "SELECT CAST(occurred_at AS DATE)::VARCHAR AS day, count(*) FROM {}
+             WHERE run_id IN ({}) GROUP BY ALL ORDER BY day NULLS FIRST",
+            quoted(&table.name),
+            runs.join(", ")
+        ))?;
+        let days = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<Vec<(Option<String>, i64)>, _>>()?;
+        Ok(pack_days(&days, ROWS_PER_COPY))
     }
 
     /// The `COPY` that writes `table`'s rows of `runs` (or the whole reference table)
@@ -279,6 +313,7 @@ impl<'a> Exporter<'a> {
         table: &LakeTable,
         runs: &[i32],
         target: &Path,
+        batch: Option<&str>,
     ) -> Result<String, LakeError> {
         let mut columns = vec![format!("{} AS archive_id", literal(&self.archive_id))];
         for column in &table.columns {
@@ -304,11 +339,12 @@ impl<'a> Exporter<'a> {
                 }
                 columns.push(format!("run_id AS {RUN_PARTITION}"));
                 format!(
-                    "COPY (SELECT {} FROM {} WHERE run_id IN ({})) TO {} \
+                    "COPY (SELECT {} FROM {} WHERE run_id IN ({}) AND ({})) TO {} \
                      ({options}, PARTITION_BY ({}), FILE_EXTENSION 'tmp')",
                     columns.join(", "),
                     quoted(&table.name),
                     runs.join(", "),
+                    batch.unwrap_or("true"),
                     literal(target_text),
                     partitions.join(", ")
                 )
@@ -452,6 +488,41 @@ fn text_list(value: duckdb::types::Value) -> Vec<String> {
 /// The UTC day and import run of a staged file, from the folders DuckDB's
 /// `PARTITION_BY` put it in (`day=2026-11-01/lake_run=3/data_0.tmp`; a `NULL` day is
 /// `day=__HIVE_DEFAULT_PARTITION__`).
+/// `days` (each UTC day and its rows, in order; `None` for no time) packed into
+/// conditions on `occurred_at` of at most `limit` rows each, or one whole day.
+fn pack_days(days: &[(Option<String>, i64)], limit: i64) -> Vec<Option<String>> {
+    let mut batches = Vec::new();
+    let mut open: Option<(&str, &str, i64)> = None;
+    for (day, rows) in days {
+        let Some(day) = day.as_deref() else {
+            batches.push(Some("occurred_at IS NULL".to_string()));
+            continue;
+        };
+        open = match open.take() {
+            Some((first, _, total)) if total + rows <= limit => Some((first, day, total + rows)),
+            Some((first, last, _)) => {
+                batches.push(Some(day_range(first, last)));
+                Some((day, day, *rows))
+            }
+            None => Some((day, day, *rows)),
+        };
+    }
+    if let Some((first, last, _)) = open {
+        batches.push(Some(day_range(first, last)));
+    }
+    batches
+}
+
+/// The SQL condition for `occurred_at` on the UTC days `first` to `last` (`YYYY-MM-DD`,
+/// as DuckDB printed them).
+fn day_range(first: &str, last: &str) -> String {
+    format!(
+        "occurred_at >= DATE {} AND occurred_at < DATE {} + 1",
+        literal(first),
+        literal(last)
+    )
+}
+
 fn partition_of(path: &Path) -> (Option<String>, Option<i32>) {
     let mut day = None;
     let mut run_id = None;
@@ -470,6 +541,32 @@ fn partition_of(path: &Path) -> (Option<String>, Option<i32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_packed_into_copies_of_bounded_rows() {
+        let days: Vec<(Option<String>, i64)> = vec![
+            (None, 5),
+            (Some("2026-11-01".into()), 60),
+            (Some("2026-11-02".into()), 40),
+            (Some("2026-11-03".into()), 150),
+            (Some("2026-11-05".into()), 10),
+        ];
+        let range = |a: &str, b: &str| {
+            Some(format!(
+                "occurred_at >= DATE '{a}' AND occurred_at < DATE '{b}' + 1"
+            ))
+        };
+        assert_eq!(
+            pack_days(&days, 100),
+            [
+                Some("occurred_at IS NULL".to_string()),
+                range("2026-11-01", "2026-11-02"),
+                range("2026-11-03", "2026-11-03"),
+                range("2026-11-05", "2026-11-05"),
+            ]
+        );
+        assert_eq!(pack_days(&[], 100), Vec::<Option<String>>::new());
+    }
 
     #[test]
     fn reads_day_and_run_from_duckdbs_partition_folders() {
