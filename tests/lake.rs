@@ -163,7 +163,7 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
         without_timing(&printed),
         "export 1 to ".to_string()
             + lake.to_str().unwrap()
-            + ": import run 1; 300 postbacks in 6 day partitions, 25 duplicates, 6 import errors; 11 files (SIZE)"
+            + ": import run 1; 300 postbacks in 6 day partitions, 25 duplicates, 6 import errors; 12 files (SIZE)"
     );
     let id = archive_id(&work);
     assert_eq!(id.len(), 32);
@@ -178,6 +178,7 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
         [
             "_lake.json",
             "carriers/ARCHIVE.parquet",
+            "code_statuses/ARCHIVE.parquet",
             "duplicates/ARCHIVE-run000001-0.parquet",
             "import_errors/ARCHIVE-run000001-0.parquet",
             "import_runs/ARCHIVE-run000001-0.parquet",
@@ -199,7 +200,7 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
     // The archive records what went where.
     assert_eq!(
         work.rows("SELECT export_id, lake_id, status, runs, files, rows FROM lake_exports"),
-        [format!("1|{lake_id}|ok|List([Int(1)])|11|928")]
+        [format!("1|{lake_id}|ok|List([Int(1)])|12|993")]
     );
     // The size it printed and recorded is the size of the files on disk.
     let bytes = lake_bytes(&lake);
@@ -222,6 +223,8 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
         ),
         [
             "carriers|1|565|true|schema 3, reference data ".to_string()
+                + &work.value("SELECT value FROM archive_meta WHERE key = 'reference_data'"),
+            "code_statuses|1|65|true|schema 3, reference data ".to_string()
                 + &work.value("SELECT value FROM archive_meta WHERE key = 'reference_data'"),
             "duplicates|1|25|true|schema 3".to_string(),
             "import_errors|1|6|true|schema 3".to_string(),
@@ -250,7 +253,11 @@ fn every_value_reads_back_exactly_with_types_spark_and_trino_take() {
     export(&work, &lake);
     // Fingerprints as 32 hex characters and instants to the microsecond, row for row.
     let archive: Vec<String> = work
-        .rows("SELECT postback_id, fingerprint, epoch_us(occurred_at), extra::VARCHAR FROM postbacks ORDER BY postback_id")
+        .rows(
+            "SELECT postback_id, fingerprint, epoch_us(occurred_at), epoch_us(received_at),
+                    coalesce(code, '-'), coalesce(status_code, '-'), extra::VARCHAR
+             FROM postbacks ORDER BY postback_id",
+        )
         .into_iter()
         .map(|row| {
             let mut parts: Vec<String> = row.split('|').map(String::from).collect();
@@ -259,7 +266,9 @@ fn every_value_reads_back_exactly_with_types_spark_and_trino_take() {
         })
         .collect();
     let lake_rows = parquet_rows(&format!(
-        "SELECT postback_id, fingerprint, epoch_us(occurred_at), extra FROM read_parquet({}) ORDER BY postback_id",
+        "SELECT postback_id, fingerprint, epoch_us(occurred_at), epoch_us(received_at),
+                coalesce(code, '-'), coalesce(status_code, '-'), extra
+         FROM read_parquet({}) ORDER BY postback_id",
         table_glob(&lake, "postbacks")
     ));
     assert_eq!(lake_rows.len(), 300);
@@ -272,7 +281,7 @@ fn every_value_reads_back_exactly_with_types_spark_and_trino_take() {
     // No type some engine rejects or misreads: every column of every file.
     let types = parquet_rows(&format!(
         "SELECT DISTINCT name, type, coalesce(logical_type, '') FROM parquet_schema('{}/**/*.parquet')
-         WHERE name IN ('fingerprint', 'occurred_at', 'started_at', 'extra', 'content_urls', 'utc_offset_minutes')
+         WHERE name IN ('fingerprint', 'occurred_at', 'received_at', 'started_at', 'extra', 'content_urls', 'utc_offset_minutes')
          ORDER BY ALL",
         lake.display()
     ));
@@ -283,6 +292,7 @@ fn every_value_reads_back_exactly_with_types_spark_and_trino_take() {
             "extra|BYTE_ARRAY|",
             "fingerprint|BYTE_ARRAY|",
             "occurred_at|INT64|TimestampType(isAdjustedToUTC=1, unit=TimeUnit(MILLIS=<null>, MICROS=MicroSeconds(), NANOS=<null>))",
+            "received_at|INT64|TimestampType(isAdjustedToUTC=1, unit=TimeUnit(MILLIS=<null>, MICROS=MicroSeconds(), NANOS=<null>))",
             "started_at|INT64|TimestampType(isAdjustedToUTC=1, unit=TimeUnit(MILLIS=<null>, MICROS=MicroSeconds(), NANOS=<null>))",
             "utc_offset_minutes|INT32|",
         ]
@@ -305,7 +315,8 @@ fn an_export_after_an_import_writes_only_the_new_runs_files() {
     let lake = work.path().join("lake");
     export(&work, &lake);
     let before = file_stamps(&lake);
-    assert_eq!(before.len(), 4 + 4);
+    // Four days' postbacks, duplicates, import_runs and three reference tables.
+    assert_eq!(before.len(), 4 + 5);
 
     let nothing = export(&work, &lake);
     assert_eq!(
@@ -550,7 +561,7 @@ fn two_archives_in_one_lake_report_exactly_like_one_archive_of_everything() {
             folder_contents(&from_lake.join(&date)),
             folder_contents(&from_archive.join(&date)),
         );
-        assert_eq!(lake_files.len(), 34);
+        assert_eq!(lake_files.len(), 37);
         assert_eq!(
             lake_files.keys().collect::<Vec<_>>(),
             archive_files.keys().collect::<Vec<_>>()
@@ -987,7 +998,7 @@ for row in spark.sql("SELECT postback_id, fingerprint, date_format(occurred_at, 
     print("row", row["postback_id"], row["fingerprint"], row["at"])
 for row in spark.sql("""{SPARK_PASS_VOLUME}""").collect():
     print("volume", row["day"], row["generated"], row["failed"])
-for table in ["duplicates", "import_errors", "import_runs", "status_codes", "carriers"]:
+for table in ["duplicates", "import_errors", "import_runs", "status_codes", "code_statuses", "carriers"]:
     print("table", table, spark.read.parquet(lake + "/" + table).count())
 spark.stop()
 "#
@@ -1039,6 +1050,7 @@ spark.stop()
             "import_errors 6",
             "import_runs 1",
             "status_codes 31",
+            "code_statuses 65",
             "carriers 565"
         ]
     );

@@ -1,16 +1,8 @@
--- postback-archive schema, version 3: what `export` wrote into which Parquet lake.
---
--- Applied by src/store/schema.rs after version 2 (or right after version 1 where a
--- build has no version 2). Every statement may run on an archive that already has
--- what it creates, so the order in which versions 2 and 3 reach an archive does not
--- matter. src/store/parquet/export.rs reads and writes these tables; the README
--- (`### export`) says what they promise.
-
--- The archive's id: 32 lowercase hex characters, random, created once. Lake file names
--- start with it, so archives exporting into one lake never write the same file.
-INSERT INTO archive_meta
-SELECT 'archive_id', md5(gen_random_uuid()::VARCHAR)
-WHERE NOT EXISTS (SELECT 1 FROM archive_meta WHERE key = 'archive_id');
+-- postback-archive schema migration 2 -> 3, run in one transaction by
+-- src/store/schema.rs (a new archive gets sql/schema.sql, version 2, then this): what
+-- `export` wrote into which Parquet lake. src/store/parquet/export.rs reads and writes
+-- these tables; the README (`### export`) says what they promise. Lake file names
+-- start with archive_meta.archive_id, which src/store/schema.rs gives every archive.
 
 -- One row per `postback-archive export` invocation.
 CREATE TABLE IF NOT EXISTS lake_exports (

@@ -136,8 +136,15 @@ impl RawConnection<'_> {
         }
     }
 
-    /// An appender for `table`, in the `temp` catalog when `temporary`.
-    pub fn appender(&self, table: &str, temporary: bool) -> Result<ChunkAppender<'_>, String> {
+    /// An appender for `columns` of `table` (in the `temp` catalog when `temporary`),
+    /// in that order: the `set_*` methods take a position in `columns`, whatever the
+    /// order of the table's own columns. The others get their default (NULL).
+    pub fn appender(
+        &self,
+        table: &str,
+        temporary: bool,
+        columns: &[&str],
+    ) -> Result<ChunkAppender<'_>, String> {
         let c_table = c_string(table)?;
         let catalog = temporary.then(|| c_string("temp")).transpose()?;
         let catalog_ptr = catalog.as_ref().map_or(ptr::null(), |c| c.as_ptr());
@@ -155,6 +162,14 @@ impl RawConnection<'_> {
         let mut appender = ChunkAppender::new(handle, table);
         if state != ffi::DuckDBSuccess {
             return Err(appender.error());
+        }
+        for column in columns {
+            let c_column = c_string(column)?;
+            // SAFETY: a valid appender and C string; DuckDB copies the name.
+            let state = unsafe { ffi::duckdb_appender_add_column(handle, c_column.as_ptr()) };
+            if state != ffi::DuckDBSuccess {
+                return Err(format!("{} (column {column})", appender.error()));
+            }
         }
         appender.create_chunk();
         Ok(appender)
@@ -190,6 +205,9 @@ pub struct ChunkAppender<'c> {
     vectors: Vec<ffi::duckdb_vector>,
     data: Vec<*mut u8>,
     row: usize,
+    /// Values set in the current row, checked by `end_row`: a column left unset would
+    /// keep the value of the chunk's previous row.
+    values_in_row: usize,
     capacity: usize,
     chunks_buffered: usize,
     connection: PhantomData<&'c ()>,
@@ -208,6 +226,7 @@ impl ChunkAppender<'_> {
             vectors: Vec::new(),
             data: Vec::new(),
             row: 0,
+            values_in_row: 0,
             // SAFETY: a constant of the library.
             capacity: unsafe { ffi::duckdb_vector_size() } as usize,
             chunks_buffered: 0,
@@ -262,6 +281,7 @@ impl ChunkAppender<'_> {
 
     /// NULL in any column.
     pub fn set_null(&mut self, column: usize) {
+        self.values_in_row += 1;
         // SAFETY: the vector is valid; its validity mask is made writable first.
         unsafe {
             let vector = self.vectors[column];
@@ -275,8 +295,11 @@ impl ChunkAppender<'_> {
 
     fn set<T>(&mut self, column: usize, kind: Kind, value: Option<T>) {
         match value {
-            // SAFETY: `slot` checked the column's type and the row's bounds.
-            Some(value) => unsafe { self.slot::<T>(column, kind).write(value) },
+            Some(value) => {
+                self.values_in_row += 1;
+                // SAFETY: `slot` checked the column's type and the row's bounds.
+                unsafe { self.slot::<T>(column, kind).write(value) }
+            }
             None => self.set_null(column),
         }
     }
@@ -319,23 +342,34 @@ impl ChunkAppender<'_> {
             self.table
         );
         match value {
-            // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies the
-            // bytes. A `&str` is valid UTF-8, so DuckDB's own check is skipped.
-            Some(text) => unsafe {
-                let bytes = text.as_ptr().cast::<c_char>();
-                ffi::duckdb_unsafe_vector_assign_string_element_len(
-                    self.vectors[column],
-                    self.row as u64,
-                    bytes,
-                    text.len() as u64,
-                );
-            },
+            Some(text) => {
+                self.values_in_row += 1;
+                // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies
+                // the bytes. A `&str` is valid UTF-8, so DuckDB's own check is skipped.
+                unsafe {
+                    ffi::duckdb_unsafe_vector_assign_string_element_len(
+                        self.vectors[column],
+                        self.row as u64,
+                        text.as_ptr().cast::<c_char>(),
+                        text.len() as u64,
+                    );
+                }
+            }
             None => self.set_null(column),
         }
     }
 
-    /// Finish the current row; a full chunk goes to DuckDB.
+    /// Finish the current row, which must have one value per column; a full chunk
+    /// goes to DuckDB.
     pub fn end_row(&mut self) -> Result<(), String> {
+        let values = std::mem::take(&mut self.values_in_row);
+        if values != self.kinds.len() {
+            return Err(format!(
+                "appending to {}: a row was given {values} values for {} columns",
+                self.table,
+                self.kinds.len()
+            ));
+        }
         self.row += 1;
         if self.row == self.capacity {
             self.append_chunk()
@@ -450,7 +484,8 @@ mod tests {
         raw.execute("CREATE TABLE t (b BOOLEAN, s SMALLINT, i INTEGER, l BIGINT, h UHUGEINT, ts TIMESTAMP, v VARCHAR, j JSON)")
             .unwrap();
         raw.execute("BEGIN").unwrap();
-        let mut appender = raw.appender("t", false).unwrap();
+        let columns = ["b", "s", "i", "l", "h", "ts", "v", "j"];
+        let mut appender = raw.appender("t", false, &columns).unwrap();
         for n in 0..5000_i64 {
             let null = n % 3 == 0;
             appender.set_bool(0, (!null).then_some(n % 2 == 0));
@@ -493,6 +528,38 @@ mod tests {
     }
 
     #[test]
+    fn appends_named_columns_in_any_order_and_refuses_an_incomplete_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(&dir.path().join("t.duckdb"), &[]).unwrap();
+        let raw = database.raw_connection().unwrap();
+        raw.execute("CREATE TABLE t (a INTEGER, b VARCHAR, c BIGINT DEFAULT 7)")
+            .unwrap();
+        let mut appender = raw.appender("t", false, &["b", "a"]).unwrap();
+        appender.set_str(0, Some("second"));
+        appender.set_i32(1, Some(1));
+        appender.end_row().unwrap();
+        appender.set_str(0, Some("left out a"));
+        assert_eq!(
+            appender.end_row().unwrap_err(),
+            "appending to t: a row was given 1 values for 2 columns"
+        );
+        appender.flush().unwrap();
+        drop(appender);
+        let conn = database.connection().unwrap();
+        let row: (i32, String, i64) = conn
+            .query_row("SELECT a, b, c FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(row, (1, "second".to_string(), 7));
+        let unknown = raw.appender("t", false, &["a", "nope"]).err().unwrap();
+        assert!(
+            unknown.starts_with("appending to t: ") && unknown.ends_with(" (column nope)"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
     fn reports_duckdbs_own_errors() {
         let dir = tempfile::tempdir().unwrap();
         let database = Database::open(&dir.path().join("t.duckdb"), &[]).unwrap();
@@ -501,7 +568,7 @@ mod tests {
             raw.execute("SELEC 1").unwrap_err().lines().next().unwrap(),
             "Parser Error: syntax error at or near \"SELEC\""
         );
-        let missing = raw.appender("missing", false).err().unwrap();
+        let missing = raw.appender("missing", false, &[]).err().unwrap();
         assert!(missing.starts_with("appending to missing: "), "{missing}");
     }
 }

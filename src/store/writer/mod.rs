@@ -157,6 +157,14 @@ impl<'c> Batch<'c> {
     }
 }
 
+/// The temp tables a batch stages ledger changes in, applied to `files` at commit:
+/// files read again, and the new size, time and counts of files already known.
+const STAGING_TABLES: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
+    CREATE TEMP TABLE IF NOT EXISTS pa_file_updates (
+        file_id BIGINT, path_key UHUGEINT, size BIGINT, modified_at TIMESTAMP,
+        content_hash UHUGEINT, touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);";
+
 impl<'a> ImportWriter<'a> {
     /// A writer for one run; `raw` comes from [`Archive::writer_connection`].
     pub fn new(
@@ -167,13 +175,7 @@ impl<'a> ImportWriter<'a> {
         memory_limit_mb: u32,
     ) -> Result<Self, StoreError> {
         let conn = archive.connection();
-        raw.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
-             CREATE TEMP TABLE IF NOT EXISTS pa_file_updates (
-                 file_id BIGINT, path_key UHUGEINT, size BIGINT, modified_at TIMESTAMP, content_hash UHUGEINT,
-                 touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);",
-        )
-        .map_err(StoreError::Write)?;
+        raw.execute(STAGING_TABLES).map_err(StoreError::Write)?;
         conn.execute_batch(&format!(
             "SET memory_limit = '{memory_limit_mb}MB';
              CREATE TEMP TABLE IF NOT EXISTS pa_fingerprints (fingerprint UHUGEINT);"
@@ -253,14 +255,17 @@ impl<'a> ImportWriter<'a> {
         let raw = self.raw;
         raw.execute("BEGIN TRANSACTION")
             .map_err(StoreError::Write)?;
-        let open = |table, temporary| raw.appender(table, temporary).map_err(StoreError::Write);
+        let open = |table, temporary, columns: &[&str]| {
+            raw.appender(table, temporary, columns)
+                .map_err(StoreError::Write)
+        };
         Ok(Batch {
-            postbacks: open("postbacks", false)?,
-            duplicates: open("duplicates", false)?,
-            files: open("files", false)?,
-            errors: open("import_errors", false)?,
-            updates: open("pa_file_updates", true)?,
-            reread: open("pa_reread", true)?,
+            postbacks: open("postbacks", false, &rows::postback_columns())?,
+            duplicates: open("duplicates", false, &rows::DUPLICATE_COLUMNS)?,
+            files: open("files", false, &rows::FILE_COLUMNS)?,
+            errors: open("import_errors", false, &rows::PROBLEM_COLUMNS)?,
+            updates: open("pa_file_updates", true, &rows::FILE_UPDATE_COLUMNS)?,
+            reread: open("pa_reread", true, &["file_id"])?,
             counters: RunCounters::default(),
             files_written: 0,
             started: Instant::now(),
@@ -408,7 +413,7 @@ impl<'a> ImportWriter<'a> {
                 self.next_file_id - 1
             }
         };
-        let duplicates = self.write_postbacks(batch, earlier, file_id, postbacks)?;
+        let duplicates = self.write_postbacks(batch, earlier, record, file_id, postbacks)?;
         for problem in problems {
             rows::problem(
                 &mut batch.errors,
@@ -439,6 +444,7 @@ impl<'a> ImportWriter<'a> {
         &mut self,
         batch: &mut Batch<'_>,
         earlier: &HashMap<u128, (i64, i64)>,
+        record: &FileRecord,
         file_id: i64,
         postbacks: &[Postback],
     ) -> Result<u64, String> {
@@ -464,6 +470,7 @@ impl<'a> ImportWriter<'a> {
                         &mut batch.duplicates,
                         postback_id,
                         self.run_id,
+                        record,
                         file_id,
                         postback,
                     )?;
@@ -478,6 +485,7 @@ impl<'a> ImportWriter<'a> {
                         &mut batch.postbacks,
                         postback_id,
                         self.run_id,
+                        record,
                         file_id,
                         postback,
                     )?;
