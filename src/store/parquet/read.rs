@@ -32,7 +32,7 @@ use super::columns::{
     CatalogColumn, LakeTable, TableKind, from_lake, lake_tables, literal, quoted,
 };
 use crate::store::files::ArchiveFiles;
-use crate::store::raw::Database;
+use crate::store::raw::{Database, Opened};
 use crate::store::sandbox::{self, Sandbox};
 use crate::store::{Archive, StoreError, schema, settings, shown};
 
@@ -90,17 +90,16 @@ impl Archive {
         let mut config: Vec<(&str, &str)> = settings(false).to_vec();
         config.push(("temp_directory", temp));
         let database =
-            Database::open(Path::new(":memory:"), &config).map_err(|message| StoreError::Open {
+            Database::open(Path::new(":memory:"), &config).map_err(|error| StoreError::Open {
                 path: source.root.to_path_buf(),
-                message,
+                message: error.to_string(),
             })?;
-        let conn = database.connection()?;
-        schema::prepare(&conn, source.root)?;
-        build_views(&conn, source)?;
-        sandbox::lock_down(&database, &granted).map_err(unprotectable)?;
+        let opened = Opened::new(database).map_err(StoreError::from)?;
+        schema::prepare(opened.connection(), source.root)?;
+        build_views(opened.connection(), source)?;
+        sandbox::lock_down(opened.database(), &granted).map_err(unprotectable)?;
         Ok(Archive {
-            conn,
-            database,
+            opened,
             sandbox: Some(sandbox),
             files,
             path: source.root.to_path_buf(),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
-use super::raw::{ChunkAppender, RawConnection};
+use super::raw::{ChunkAppender, RawConnection, RawError};
 use super::runs::{RunCounters, counters_sql};
 use super::{Archive, StoreError};
 use crate::discover::{KnownFile, WalkCounters};
@@ -307,7 +307,7 @@ impl<'a> ImportWriter<'a> {
         }
     }
 
-    fn flush(&self, batch: &mut Batch<'_>) -> Result<(), String> {
+    fn flush(&self, batch: &mut Batch<'_>) -> Result<(), RawError> {
         for appender in batch.appenders() {
             appender.flush()?;
         }
@@ -377,7 +377,7 @@ impl<'a> ImportWriter<'a> {
         batch: &mut Batch<'_>,
         earlier: &HashMap<u128, (i64, i64)>,
         record: &FileRecord,
-    ) -> Result<(), String> {
+    ) -> Result<(), RawError> {
         batch.files_written += 1;
         batch.counters.files_read += 1;
         let (content_hash, postbacks, problems) = match &record.content {
@@ -447,7 +447,7 @@ impl<'a> ImportWriter<'a> {
         record: &FileRecord,
         file_id: i64,
         postbacks: &[Postback],
-    ) -> Result<u64, String> {
+    ) -> Result<u64, RawError> {
         let (mut new, mut duplicates) = (0, 0);
         let mut seen_in_file: HashSet<Key, KeyHash> = HashSet::default();
         for postback in postbacks {

@@ -10,9 +10,9 @@ use super::FileRecord;
 use crate::normalize::columns::COLUMNS;
 use crate::normalize::{Postback, Value};
 use crate::problem::Problem;
-use crate::store::raw::ChunkAppender;
+use crate::store::raw::{ChunkAppender, RawError};
 
-type Appended = Result<(), String>;
+type Appended = Result<(), RawError>;
 
 /// Which postback, and where it was seen (run, file, place in the file, line, the
 /// file's modification time): what `postbacks` and `duplicates` rows start with.
