@@ -53,6 +53,28 @@ fn lake_bytes(lake: &Path) -> u64 {
         .sum()
 }
 
+/// An archive that imported `data/sample`, exported into `lake/` beside it.
+fn sample_lake() -> (Workdir, PathBuf) {
+    let work = Workdir::new();
+    work.copy_from_repo("data/sample", "sample");
+    import(&work, "sample");
+    let lake = work.path().join("lake");
+    export(&work, &lake);
+    (work, lake)
+}
+
+/// `query --lake LAKE --format csv SQL`, whatever its exit status.
+fn query_lake(work: &Workdir, lake: &Path, sql: &str) -> Output {
+    work.run(&[
+        "query",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+        sql,
+    ])
+}
+
 fn import(work: &Workdir, folder: &str) {
     let output = work.run(&["import", "--allow-bad-input", folder]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -64,25 +86,7 @@ fn archive_id(work: &Workdir) -> String {
 
 /// Rows of `sql` run by this build's DuckDB on the lake's files, values joined by `|`.
 fn parquet_rows(sql: &str) -> Vec<String> {
-    let conn = Connection::open_in_memory().unwrap();
-    let mut statement = conn.prepare(sql).unwrap();
-    let mut rows = statement.query([]).unwrap();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().unwrap() {
-        let count = row.as_ref().column_count();
-        let values: Vec<String> = (0..count)
-            .map(|i| match row.get_ref(i).unwrap().to_owned() {
-                duckdb::types::Value::Null => "NULL".to_string(),
-                duckdb::types::Value::Text(text) => text,
-                duckdb::types::Value::BigInt(n) => n.to_string(),
-                duckdb::types::Value::Int(n) => n.to_string(),
-                duckdb::types::Value::HugeInt(n) => n.to_string(),
-                other => format!("{other:?}"),
-            })
-            .collect();
-        out.push(values.join("|"));
-    }
-    out
+    common::query_rows(&Connection::open_in_memory().unwrap(), sql)
 }
 
 /// The files of a table in the lake, as `read_parquet` takes them.
@@ -246,11 +250,7 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
 
 #[test]
 fn every_value_reads_back_exactly_with_types_spark_and_trino_take() {
-    let work = Workdir::new();
-    work.copy_from_repo("data/sample", "sample");
-    import(&work, "sample");
-    let lake = work.path().join("lake");
-    export(&work, &lake);
+    let (work, lake) = sample_lake();
     // Fingerprints as 32 hex characters and instants to the microsecond, row for row.
     let archive: Vec<String> = work
         .rows(
@@ -515,14 +515,7 @@ fn two_archives_in_one_lake_report_exactly_like_one_archive_of_everything() {
     export(&second, &lake);
 
     let query = |sql: &str| -> String {
-        let output = everything.run(&[
-            "query",
-            "--lake",
-            lake.to_str().unwrap(),
-            "--format",
-            "csv",
-            sql,
-        ]);
+        let output = query_lake(&everything, &lake, sql);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         stdout(&output)
     };
@@ -574,22 +567,11 @@ fn two_archives_in_one_lake_report_exactly_like_one_archive_of_everything() {
 
 #[test]
 fn a_lake_of_one_archive_keeps_its_ids_and_reports_like_it() {
-    let work = Workdir::new();
-    work.copy_from_repo("data/sample", "sample");
-    import(&work, "sample");
-    let lake = work.path().join("lake");
-    export(&work, &lake);
+    let (work, lake) = sample_lake();
     let sql = "SELECT p.postback_id, p.run_id, p.file_id, count(d.postback_id) AS copies
                FROM postbacks p LEFT JOIN duplicates d USING (postback_id)
                GROUP BY ALL ORDER BY ALL";
-    let on_lake = work.run(&[
-        "query",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--format",
-        "csv",
-        sql,
-    ]);
+    let on_lake = query_lake(&work, &lake, sql);
     let on_archive = work.run(&["query", "--format", "csv", sql]);
     assert_eq!(on_lake.status.code(), Some(0), "{}", stderr(&on_lake));
     assert_eq!(stdout(&on_lake), stdout(&on_archive));
@@ -611,11 +593,7 @@ fn a_lake_of_one_archive_keeps_its_ids_and_reports_like_it() {
 
 #[test]
 fn sql_on_a_lake_runs_in_the_sandbox_and_a_lake_holding_the_archive_is_refused() {
-    let work = Workdir::new();
-    work.copy_from_repo("data/sample", "sample");
-    import(&work, "sample");
-    let lake = work.path().join("lake");
-    export(&work, &lake);
+    let (work, lake) = sample_lake();
     let lake_arg = lake.to_str().unwrap();
 
     let output = work.run(&[
@@ -903,11 +881,7 @@ fn run_ok(command: &mut Command) -> String {
 #[test]
 fn the_stock_duckdb_cli_reads_the_lake_as_the_archive_reads() {
     let Some(cli) = duckdb_cli() else { return };
-    let work = Workdir::new();
-    work.copy_from_repo("data/sample", "sample");
-    import(&work, "sample");
-    let lake = work.path().join("lake");
-    export(&work, &lake);
+    let (work, lake) = sample_lake();
     let postbacks = format!(
         "read_parquet('{}/postbacks/*/*.parquet', hive_partitioning = true)",
         lake.display()
@@ -975,11 +949,7 @@ fn pyspark_reads_the_lake_as_the_archive_reads() {
         readme.contains(SPARK_PASS_VOLUME),
         "the README's Spark SQL differs from the tested one"
     );
-    let work = Workdir::new();
-    work.copy_from_repo("data/sample", "sample");
-    import(&work, "sample");
-    let lake = work.path().join("lake");
-    export(&work, &lake);
+    let (work, lake) = sample_lake();
     let script = format!(
         r#"
 import sys

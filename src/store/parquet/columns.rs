@@ -267,6 +267,7 @@ mod tests {
             kinds,
             [
                 ("carriers", TableKind::Reference),
+                ("code_statuses", TableKind::Reference),
                 ("duplicates", TableKind::ByRun),
                 ("import_errors", TableKind::ByRun),
                 ("import_runs", TableKind::ByRun),
