@@ -38,24 +38,9 @@ cp "$CARGO_TARGET_DIR/release/postback-archive" "$CARGO_TARGET_DIR/release/examp
 bin="$work/bin/postback-archive"
 examples="$work/bin"
 
-venv="$cache/venv-duckdb-1.5.5"
-if [ ! -x "$venv/bin/duckdb" ]; then
-    echo "== installing the stock DuckDB CLI 1.5.5 (PyPI duckdb-cli)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==1.5.5 duckdb-cli==1.5.5
-fi
-duckdb_cli="$venv/bin/duckdb"
-if ! "$venv/bin/python" -c 'import lxml' 2>/dev/null; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check lxml
-fi
-
-# The generator writes about 0.9 files per postback (bundles, retries); aim at $files.
-corpus="$work/corpus-$files"
-if [ ! -f "$corpus.manifest.json" ]; then
-    rm -rf "$corpus"
-    echo "== generating a corpus of about $files files"
-    "$examples/gen_corpus" --out "$corpus" --postbacks $(( files * 1000 / 895 )) --seed 2026 --days 14 >/dev/null
-fi
+source bench/common.sh
+ensure_duckdb_cli
+ensure_corpus "$files"
 corpus_files=$(find "$corpus" -type f | wc -l)
 echo "== corpus: $corpus ($corpus_files files)"
 
@@ -122,18 +107,7 @@ if "$bin" report daily --help >/dev/null 2>&1; then
 echo "== report daily on an archive of 10 million postbacks"
 if [ ! -f "$big" ]; then
     fresh_import "import (for the 10M archive)" >/dev/null
-    cp "$work/archive.duckdb" "$big"
-    # Copies of the imported postbacks, each shifted by 14 days: realistic values and
-    # volumes per day, 10 million rows in all.
-    copies=$(( 10000000 / $("$duckdb_cli" -noheader -csv "$big" -c "SELECT count(*) FROM postbacks") ))
-    "$duckdb_cli" "$big" -c "
-        CREATE TEMP TABLE base AS SELECT * FROM postbacks;
-        INSERT INTO postbacks SELECT * EXCLUDE (k) REPLACE (
-            postback_id + k * 100000000 AS postback_id,
-            fingerprint + k AS fingerprint,
-            occurred_at + to_days(CAST(14 * k AS INTEGER)) AS occurred_at)
-        FROM base, range(1, $copies) AS copies(k);
-        CHECKPOINT;" >/dev/null
+    copy_forward "$work/archive.duckdb" "$big"
 fi
 big_rows=$("$duckdb_cli" -readonly -noheader -csv "$big" -c "SELECT count(*) FROM postbacks")
 day=$("$duckdb_cli" -readonly -noheader -csv "$big" -c "SELECT CAST(max(occurred_at) AS DATE) - 3 FROM postbacks")
@@ -143,11 +117,7 @@ for i in 1 2 3; do
 done
 
 echo "== a nightly run: 20,000 new files into the archive of 10 million postbacks"
-nightly="$work/nightly-20000"
-if [ ! -f "$nightly.manifest.json" ]; then
-    rm -rf "$nightly"
-    "$examples/gen_corpus" --out "$nightly" --postbacks 22346 --seed 7 --days 1 >/dev/null
-fi
+ensure_nightly
 nightly_files=$(find "$nightly" -type f | wc -l)
 for i in 1 2 3; do
     rm -f "$work/nightly.duckdb.wal"

@@ -183,7 +183,8 @@ fn an_archive_of_the_previous_version_is_upgraded_in_place_and_stays_readable_by
 fn migration_2_was_applied(work: &Workdir) {
     assert_eq!(
         work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
-        "2"
+        "3",
+        "migration 2, then 3 (the export state)"
     );
     let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
     assert!(

@@ -88,7 +88,8 @@ fn check_upgrade(work: &Workdir, before: &Snapshot) {
     assert_eq!(now.stored_order, before.stored_order, "rows reordered");
     assert_eq!(
         work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
-        "2"
+        "3",
+        "migration 2, then 3 (the export state)"
     );
     let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
     assert!(

@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments (with their `--help` text), then `run`;
 //! and what every command shares: the global settings and how a command ended.
 
+pub mod export;
 pub mod import;
 pub mod query;
 pub mod report;
@@ -33,6 +34,20 @@ impl Global {
             &self.allow_dirs,
             |holder| self.announce_wait(holder),
         )
+    }
+
+    /// Open the lake at `dir` (`--lake`) in place of the archive, in the same
+    /// sandbox: SQL may read the lake, which may not hold the archive `--db` names.
+    pub fn open_lake(&self, dir: &std::path::Path) -> anyhow::Result<crate::store::Archive> {
+        let lake = crate::lake::Lake::open(dir)?;
+        let files = lake.files_by_table()?;
+        let source = crate::store::parquet::read::LakeSource {
+            root: lake.root(),
+            files: &files,
+            db: &self.db,
+            grants: &self.allow_dirs,
+        };
+        Ok(crate::store::Archive::open_lake(&source)?)
     }
 
     /// What a command says once while it waits for another process to release the

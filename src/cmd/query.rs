@@ -57,11 +57,19 @@ pub struct QueryArgs {
     /// when the query succeeded; a failed query leaves it as it was.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+
+    /// Run the SQL on the lake DIR that `export` wrote (one or more archives, each
+    /// postback once) instead of the archive: the same tables and views.
+    #[arg(long, value_name = "DIR")]
+    lake: Option<PathBuf>,
 }
 
 pub fn run(global: &Global, args: QueryArgs) -> anyhow::Result<Outcome> {
     let sql = read_sql(&args)?;
-    let archive = global.open_read_only()?;
+    let archive = match &args.lake {
+        Some(dir) => global.open_lake(dir)?,
+        None => global.open_read_only()?,
+    };
     let destination = match args.out {
         Some(path) => output::file_destination(path, archive.files())?,
         None => Destination::Stdout,

@@ -67,6 +67,11 @@ pub struct ReportArgs {
     )]
     reports_dir: Option<PathBuf>,
 
+    /// Run the reports on the lake DIR that `export` wrote (one or more archives, each
+    /// postback counted once) instead of the archive.
+    #[arg(long, global = true, value_name = "DIR")]
+    lake: Option<PathBuf>,
+
     #[command(subcommand)]
     command: ReportCommand,
 }
@@ -142,10 +147,29 @@ struct DailyArgs {
 
 pub fn run(global: &Global, args: ReportArgs) -> anyhow::Result<Outcome> {
     let catalog = Catalog::load(args.reports_dir.as_deref())?;
+    let source = Reading {
+        global,
+        lake: args.lake.as_deref(),
+    };
     match args.command {
         ReportCommand::List(list_args) => list(&catalog, list_args),
-        ReportCommand::Run(run_args) => run_one(global, &catalog, run_args),
-        ReportCommand::Daily(daily_args) => daily(global, &catalog, daily_args),
+        ReportCommand::Run(run_args) => run_one(&source, &catalog, run_args),
+        ReportCommand::Daily(daily_args) => daily(&source, &catalog, daily_args),
+    }
+}
+
+/// What the reports read: the archive, or the lake of `--lake`.
+struct Reading<'a> {
+    global: &'a Global,
+    lake: Option<&'a Path>,
+}
+
+impl Reading<'_> {
+    fn open(&self) -> anyhow::Result<crate::store::Archive> {
+        match self.lake {
+            Some(dir) => self.global.open_lake(dir),
+            None => Ok(self.global.open_read_only()?),
+        }
     }
 }
 
@@ -181,14 +205,14 @@ fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-fn run_one(global: &Global, catalog: &Catalog, args: RunArgs) -> anyhow::Result<Outcome> {
+fn run_one(source: &Reading<'_>, catalog: &Catalog, args: RunArgs) -> anyhow::Result<Outcome> {
     let report = catalog.find(&args.name)?;
     let to = args.to.unwrap_or_else(|| yesterday(Utc::now(), args.tz));
     let period = match args.from {
         Some(from) => Period::new(from, to, args.tz).map_err(anyhow::Error::msg)?,
         None => Period::ending(to, report.header.period_days, args.tz),
     };
-    let archive = global.open_read_only()?;
+    let archive = source.open()?;
     let destination = match args.out {
         Some(path) => output::file_destination(path, archive.files())?,
         None => Destination::Stdout,
@@ -205,7 +229,7 @@ fn run_one(global: &Global, catalog: &Catalog, args: RunArgs) -> anyhow::Result<
     }
 }
 
-fn daily(global: &Global, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<Outcome> {
+fn daily(source: &Reading<'_>, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<Outcome> {
     let date = args.date.unwrap_or_else(|| yesterday(Utc::now(), args.tz));
     let asked = if args.formats.is_empty() {
         DEFAULT_FORMATS.to_vec()
@@ -224,7 +248,7 @@ fn daily(global: &Global, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<
         out_dir: args.out_dir,
         formats,
     };
-    let archive = global.open_read_only()?;
+    let archive = source.open()?;
     let outcome = write_daily(&archive, catalog, &config, Utc::now())
         .with_context(|| nothing_written(&config.out_dir.join(date.to_string())))?;
     let folder = shown(&outcome.folder);
@@ -234,7 +258,7 @@ fn daily(global: &Global, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<
             outcome.period.describe()
         );
     }
-    if !global.quiet {
+    if !source.global.quiet {
         println!(
             "wrote {} files for {} to {folder}",
             outcome.files,

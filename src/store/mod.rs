@@ -2,11 +2,14 @@
 //!
 //! The only module that talks to DuckDB. It opens the archive (waiting for another
 //! process's lock up to a timeout), keeps its schema current, serves the file ledger
-//! to discovery, and writes import results in crash-safe batches.
+//! to discovery, and writes import results in crash-safe batches. It also writes the
+//! archive as Parquet for `export`, and reads such a lake as if it were an archive
+//! (`parquet`).
 
 mod cells;
 mod files;
 mod ledger;
+pub mod parquet;
 pub mod query;
 pub mod raw;
 pub mod report_inputs;
@@ -159,6 +162,22 @@ impl Archive {
             files: ArchiveFiles::locate(path)?,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Open an archive that exists for writing, as [`Archive::open_for_write`] does,
+    /// for commands that read it and record what they did (`export`): a path where
+    /// nothing is yet is refused rather than made an archive.
+    pub fn open_existing_for_write(
+        path: &Path,
+        lock_timeout: Duration,
+        on_wait: impl FnOnce(&str),
+    ) -> Result<Self, StoreError> {
+        if files::inspect(path)? == Found::Nothing {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Archive::open_for_write(path, lock_timeout, on_wait)
     }
 
     /// Open read-only, for queries and reports, in a sandbox: no SQL run on it can

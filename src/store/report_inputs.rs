@@ -167,7 +167,7 @@ pub fn archive_state(archive: &Archive) -> Result<ArchiveState, StoreError> {
     let mut statement = conn.prepare(
         "SELECT run_id, status, epoch_us(started_at), epoch_us(finished_at), files_read,
                 postbacks_new, postbacks_duplicate, errors
-         FROM import_runs ORDER BY run_id DESC LIMIT 1",
+         FROM import_runs ORDER BY started_at DESC, run_id DESC LIMIT 1",
     )?;
     let mut rows = statement.query([])?;
     let last_import_run = match rows.next()? {

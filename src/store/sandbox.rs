@@ -100,7 +100,10 @@ impl Sandbox {
 }
 
 /// The granted folders, checked and made canonical, as a SQL list literal.
-fn granted_folders(files: &ArchiveFiles, grants: &[PathBuf]) -> Result<String, StoreError> {
+pub(super) fn granted_folders(
+    files: &ArchiveFiles,
+    grants: &[PathBuf],
+) -> Result<String, StoreError> {
     let mut literals = Vec::with_capacity(grants.len());
     for dir in grants {
         let canonical = files.check_grant(dir)?;
@@ -151,20 +154,34 @@ fn direct_sandbox(files: &ArchiveFiles) -> Result<Sandbox, String> {
             shown(files.folder())
         ));
     }
-    let folder = std::env::temp_dir().join(format!(
-        "postback-archive-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos())
-    ));
-    private_dir(&folder).map_err(|error| {
-        format!(
-            "cannot create the private folder {}: {error}",
-            shown(&folder)
-        )
-    })?;
-    Ok(Sandbox { folder, link: None })
+    Sandbox::in_temp_dir()
+}
+
+impl Sandbox {
+    /// A private folder in the system's temporary folder, for a database that is not
+    /// the archive (a lake's views live in memory), or for an archive opened by its
+    /// own name.
+    pub(super) fn in_temp_dir() -> Result<Sandbox, String> {
+        let folder = std::env::temp_dir().join(format!(
+            "postback-archive-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_nanos())
+        ));
+        private_dir(&folder).map_err(|error| {
+            format!(
+                "cannot create the private folder {}: {error}",
+                shown(&folder)
+            )
+        })?;
+        Ok(Sandbox { folder, link: None })
+    }
+
+    /// The folder DuckDB may spill to.
+    pub(super) fn temp_directory(&self) -> PathBuf {
+        self.folder.join("tmp")
+    }
 }
 
 /// Hard-link the archive and each of its companions that exists into the private
@@ -227,7 +244,7 @@ const ATTEMPTS: usize = 10;
 
 /// Grant the folders, turn external access off and lock the configuration, then
 /// check that DuckDB took it.
-fn lock_down(database: &Database, granted: &str) -> Result<(), String> {
+pub(super) fn lock_down(database: &Database, granted: &str) -> Result<(), String> {
     database
         .with_connection(|conn| lock_down_with(conn, granted))
         .map_err(|error| error.to_string())?

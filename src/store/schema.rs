@@ -1,9 +1,9 @@
 //! Store, helper: create and migrate the archive's schema, and load the reference
 //! tables and the views.
 //!
-//! A new archive gets `sql/schema.sql`, the tables of [`SCHEMA_VERSION`]; an older one
-//! runs the numbered files of `sql/migrations/` in turn, each in one transaction, and
-//! `archive_meta` records the version an archive is at. The reference tables (from the
+//! A new archive gets `sql/schema.sql`, the tables of version 2, and then the later
+//! migrations; an older one runs the numbered files of `sql/migrations/` in turn,
+//! each in one transaction, and `archive_meta` records the version an archive is at. The reference tables (from the
 //! CSV files in `data/`) and the views and macros of `sql/views.sql` are rebuilt
 //! whenever the binary carries different ones.
 
@@ -14,17 +14,25 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::StoreError;
 
-/// The tables of a new archive, at [`SCHEMA_VERSION`].
+/// The tables of a new archive, at version [`SCHEMA_SQL_VERSION`]; the migrations
+/// after that version then bring it to [`SCHEMA_VERSION`].
 const SCHEMA: &str = include_str!("../../sql/schema.sql");
 
-/// Every migration, in order: version N brings an archive from N-1 to N.
-const MIGRATIONS: &[(u32, &str)] = &[(
-    2,
-    include_str!("../../sql/migrations/002-code-and-arrival.sql"),
-)];
+/// The version whose tables `sql/schema.sql` creates.
+const SCHEMA_SQL_VERSION: u32 = 2;
+
+/// Every migration, in order: version N brings an archive from N-1 to N. Version 3
+/// adds the export state (`lake_exports`, `lake_files`), in a new archive too.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        2,
+        include_str!("../../sql/migrations/002-code-and-arrival.sql"),
+    ),
+    (3, include_str!("../../sql/migrations/003-lake-exports.sql")),
+];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 const VIEWS: &str = include_str!("../../sql/views.sql");
 
@@ -49,10 +57,12 @@ pub fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
+    let mut at = found;
     if found == 0 {
-        in_transaction(conn, SCHEMA, SCHEMA_VERSION)?;
+        in_transaction(conn, SCHEMA, SCHEMA_SQL_VERSION)?;
+        at = SCHEMA_SQL_VERSION;
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| found > 0 && *v > found) {
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > at) {
         in_transaction(conn, sql, *version)?;
     }
     conn.execute_batch(

@@ -85,17 +85,7 @@ impl Workdir {
     pub fn rows(&self, sql: &str) -> Vec<String> {
         let config = Config::default().access_mode(AccessMode::ReadOnly).unwrap();
         let conn = Connection::open_with_flags(self.db(), config).unwrap();
-        let mut statement = conn.prepare(sql).unwrap();
-        let mut rows = statement.query([]).unwrap();
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().unwrap() {
-            let count = row.as_ref().column_count();
-            let values: Vec<String> = (0..count)
-                .map(|i| display(row.get_ref(i).unwrap().to_owned()))
-                .collect();
-            out.push(values.join("|"));
-        }
-        out
+        query_rows(&conn, sql)
     }
 
     /// What must be identical between a clean import and one killed or interrupted,
@@ -118,6 +108,21 @@ impl Workdir {
 }
 
 /// A value as the DuckDB CLI would print it, for the common types.
+/// Rows of a query on `conn`, each row's values joined with `|` (NULL as `NULL`).
+pub fn query_rows(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut statement = conn.prepare(sql).unwrap();
+    let mut rows = statement.query([]).unwrap();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        let count = row.as_ref().column_count();
+        let values: Vec<String> = (0..count)
+            .map(|i| display(row.get_ref(i).unwrap().to_owned()))
+            .collect();
+        out.push(values.join("|"));
+    }
+    out
+}
+
 fn display(value: duckdb::types::Value) -> String {
     use duckdb::types::Value::*;
     match value {
