@@ -38,11 +38,12 @@ cp "$CARGO_TARGET_DIR/release/postback-archive" "$CARGO_TARGET_DIR/release/examp
 bin="$work/bin/postback-archive"
 examples="$work/bin"
 
-venv="$cache/venv-duckdb-1.5.5"
+# The venv .ci/run creates: Python duckdb 1.5.5 and the stock CLI 1.5.6.
+venv="$cache/venv-duckdb-1.5"
 if [ ! -x "$venv/bin/duckdb" ]; then
-    echo "== installing the stock DuckDB CLI 1.5.5 (PyPI duckdb-cli)"
+    echo "== installing the stock DuckDB CLI 1.5.6 (PyPI duckdb-cli)"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==1.5.5 duckdb-cli==1.5.5
+    "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb==1.5.5 duckdb-cli==1.5.6
 fi
 duckdb_cli="$venv/bin/duckdb"
 if ! "$venv/bin/python" -c 'import lxml' 2>/dev/null; then
@@ -63,14 +64,16 @@ echo "== corpus: $corpus ($corpus_files files)"
 measure() {
     local name="$1"; shift
     local out="$work/time.txt"
-    /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$work/stderr.txt" || {
+    /usr/bin/time -f '%e %M %U %S' -o "$out" "$@" >/dev/null 2>"$work/stderr.txt" || {
         local status=$?
         # import exits 2 when input files had problems: the corpus has malformed files on purpose.
         if [ "$status" -ne 2 ]; then cat "$work/stderr.txt" >&2; echo "$name failed ($status)" >&2; exit 1; fi
     }
-    read -r seconds kb < <(tail -1 "$out")
-    printf '%s\t%s\t%s\n' "$name" "$seconds" "$kb" >> "$raw"
-    printf '   %-28s %8.2f s %8.0f MB\n' "$name" "$seconds" "$(( kb / 1024 ))"
+    read -r seconds kb user sys < <(tail -1 "$out")
+    local cpu
+    cpu=$(python3 -c "print(round($user + $sys, 2))")
+    printf '%s\t%s\t%s\t%s\n' "$name" "$seconds" "$kb" "$cpu" >> "$raw"
+    printf '   %-28s %8.2f s %8.0f MB %8.2f CPU-s\n' "$name" "$seconds" "$(( kb / 1024 ))" "$cpu"
 }
 
 fresh_import() {
@@ -117,23 +120,31 @@ echo "== the Python peer: lxml and duckdb (once)"
 rm -f "$work/peer-lxml.duckdb"
 measure "python lxml peer" "$venv/bin/python" bench/peer_lxml.py "$corpus" "$work/peer-lxml.duckdb"
 
-big="$work/archive-10m.duckdb"
-if "$bin" report daily --help >/dev/null 2>&1; then
-echo "== report daily on an archive of 10 million postbacks"
-if [ ! -f "$big" ]; then
-    fresh_import "import (for the 10M archive)" >/dev/null
-    cp "$work/archive.duckdb" "$big"
-    # Copies of the imported postbacks, each shifted by 14 days: realistic values and
-    # volumes per day, 10 million rows in all.
-    copies=$(( 10000000 / $("$duckdb_cli" -noheader -csv "$big" -c "SELECT count(*) FROM postbacks") ))
-    "$duckdb_cli" "$big" -c "
+# (-v2: the archives before it had the fingerprints of their copies rounded, below.)
+big="$work/archive-10m-v2.duckdb"
+mid="$work/archive-1m-v2.duckdb"
+# copy_forward ARCHIVE ROWS: copies of the imported postbacks, each shifted by 14 days:
+# realistic values and volumes per day, ROWS in all. The fingerprint is xor'ed with the
+# copy's number: `fingerprint + k` is a DOUBLE in DuckDB, which rounded the copies into
+# 44 rows a fingerprint (and made the nightly lookups look cheap).
+copy_forward() {
+    cp "$work/archive.duckdb" "$1"
+    local copies=$(( $2 / $("$duckdb_cli" -noheader -csv "$1" -c "SELECT count(*) FROM postbacks") ))
+    "$duckdb_cli" "$1" -c "
         CREATE TEMP TABLE base AS SELECT * FROM postbacks;
         INSERT INTO postbacks SELECT * EXCLUDE (k) REPLACE (
             postback_id + k * 100000000 AS postback_id,
-            fingerprint + k AS fingerprint,
+            xor(fingerprint, CAST(k AS UHUGEINT)) AS fingerprint,
             occurred_at + to_days(CAST(14 * k AS INTEGER)) AS occurred_at)
         FROM base, range(1, $copies) AS copies(k);
         CHECKPOINT;" >/dev/null
+}
+if "$bin" report daily --help >/dev/null 2>&1; then
+echo "== report daily on an archive of 10 million postbacks"
+if [ ! -f "$big" ] || [ ! -f "$mid" ]; then
+    fresh_import "import (for the 10M archive)" >/dev/null
+    copy_forward "$big" 10000000
+    copy_forward "$mid" 1000000
 fi
 big_rows=$("$duckdb_cli" -readonly -noheader -csv "$big" -c "SELECT count(*) FROM postbacks")
 day=$("$duckdb_cli" -readonly -noheader -csv "$big" -c "SELECT CAST(max(occurred_at) AS DATE) - 3 FROM postbacks")
@@ -149,10 +160,14 @@ if [ ! -f "$nightly.manifest.json" ]; then
     "$examples/gen_corpus" --out "$nightly" --postbacks 22346 --seed 7 --days 1 >/dev/null
 fi
 nightly_files=$(find "$nightly" -type f | wc -l)
+# Into an empty archive, 1M and 10M, interleaved: the lookups of earlier copies are
+# the only work that grows with the archive.
 for i in 1 2 3; do
-    rm -f "$work/nightly.duckdb.wal"
-    cp "$big" "$work/nightly.duckdb"
-    measure "nightly import (10M)" "$bin" --quiet --db "$work/nightly.duckdb" import "$nightly"
+    for size in empty 1M 10M; do
+        rm -f "$work/nightly.duckdb" "$work/nightly.duckdb.wal"
+        case "$size" in 1M) cp "$mid" "$work/nightly.duckdb" ;; 10M) cp "$big" "$work/nightly.duckdb" ;; esac
+        measure "nightly import ($size)" "$bin" --quiet --db "$work/nightly.duckdb" import "$nightly"
+    done
 done
 rm -f "$work/nightly.duckdb" "$work/nightly.duckdb.wal"
 else
