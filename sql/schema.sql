@@ -1,10 +1,14 @@
--- postback-archive schema, version 1.
+-- postback-archive schema, version 2: the tables of a new archive.
 --
--- Applied by postback-archive when it creates an archive (src/store/schema.rs); later
--- versions add numbered migrations beside this file and archive_meta records which
--- version an archive is at. All times are UTC TIMESTAMPs; the offset a postback was
--- written with is kept in postbacks.utc_offset_minutes.
+-- Applied by postback-archive when it creates an archive (src/store/schema.rs). An archive
+-- of an earlier version is brought here by the numbered files in sql/migrations/, and
+-- archive_meta records which version an archive is at; a test checks that a migrated
+-- archive has exactly these tables. The views and macros are in sql/views.sql. All
+-- times are UTC TIMESTAMPs; the offset a postback was written with is kept in
+-- postbacks.utc_offset_minutes.
 
+-- schema_version, reference_data (a hash of the reference tables and views loaded),
+-- archive_id (32 random lowercase hex characters, made once per archive).
 CREATE TABLE archive_meta (
     key   VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
@@ -45,7 +49,8 @@ CREATE TABLE files (
     errors        INTEGER NOT NULL                -- problems found at the last read
 );
 
--- One row per distinct postback. Typed columns follow src/normalize/columns.rs.
+-- One row per distinct postback. Typed columns follow src/normalize/columns.rs; the
+-- import writer appends by column name, so their order here is free.
 CREATE TABLE postbacks (
     postback_id        BIGINT NOT NULL,
     fingerprint        UHUGEINT NOT NULL,         -- xxh3-128 of its fields: equal for retried copies
@@ -55,8 +60,10 @@ CREATE TABLE postbacks (
     line               INTEGER NOT NULL,          -- line of its start tag in that file
     occurred_at        TIMESTAMP,                 -- TIMESTAMP or RECEIVED, as a UTC instant
     utc_offset_minutes SMALLINT,                  -- the offset it was written with
+    received_at        TIMESTAMP,                 -- when it arrived: its file's modification time
     origin             VARCHAR,
-    status_code        VARCHAR,                   -- CODE or STATUSCODE
+    code               VARCHAR,                   -- CODE
+    status_code        VARCHAR,                   -- STATUSCODE, or CODE when there is none: decides the outcome
     status             VARCHAR,
     status_details     VARCHAR,
     sent_as            VARCHAR,
@@ -98,7 +105,8 @@ CREATE TABLE duplicates (
     run_id        INTEGER NOT NULL,
     file_id       BIGINT NOT NULL,
     file_position INTEGER NOT NULL,
-    line          INTEGER NOT NULL
+    line          INTEGER NOT NULL,
+    received_at   TIMESTAMP                      -- when this copy arrived: its file's modification time
 );
 
 -- Problems found in input files; see the README for the kinds.
@@ -112,12 +120,30 @@ CREATE TABLE import_errors (
     message     VARCHAR NOT NULL
 );
 
--- Reference tables, loaded from data/status_codes.csv and data/carriers.csv.
+-- Reference tables, loaded from data/status_codes.csv, data/code_statuses.csv and
+-- data/carriers.csv.
+
+-- Every notification code of both editions, and the family of postbacks it belongs to.
 CREATE TABLE status_codes (
     code        VARCHAR PRIMARY KEY,
     description VARCHAR NOT NULL,
-    outcome     VARCHAR NOT NULL,                -- success | failure | information
+    -- pass | message_send | message_receipt | mms_content | inbound | subscription
+    family      VARCHAR NOT NULL,
     edition     VARCHAR NOT NULL                 -- older | newer | both
+);
+
+-- What each (code, STATUS) means. status_rule `is`: STATUS equals status (trimmed, in
+-- any case); `missing`: no STATUS, or an empty one (status is ''); `other`: any STATUS
+-- the code has no `is` or `missing` row for (status is '').
+CREATE TABLE code_statuses (
+    code        VARCHAR NOT NULL,
+    status_rule VARCHAR NOT NULL,                -- is | missing | other
+    status      VARCHAR NOT NULL,
+    outcome     VARCHAR NOT NULL,                -- success | failure | information | unknown
+    state       VARCHAR NOT NULL,                -- generated, sent, delivered, expired, ...
+    meaning     VARCHAR NOT NULL,
+    edition     VARCHAR NOT NULL,                -- older | newer | both
+    PRIMARY KEY (code, status_rule, status)
 );
 
 CREATE TABLE carriers (
@@ -126,63 +152,3 @@ CREATE TABLE carriers (
     carrier VARCHAR NOT NULL,
     edition VARCHAR NOT NULL
 );
-
--- Views per family of postbacks.
-
-CREATE VIEW pass_generations AS
-SELECT p.postback_id, p.occurred_at, p.utc_offset_minutes, p.status_code,
-       s.description AS status_description,
-       p.status_code = 'N801' AS generated,
-       coalesce(s.outcome = 'failure', false) AS failed,
-       p.reference_type, p.reference_value, p.custom_pass_id, p.pass_data_id, p.serial_number,
-       p.run_id, p.file_id
-FROM postbacks p
-LEFT JOIN status_codes s ON s.code = p.status_code
-WHERE p.origin = 'GENERATE_PASS';
-
--- SMS and MMS MT sends and delivery receipts (not the save-MMS N003/E002 family).
-CREATE VIEW outbound_messages AS
-SELECT p.postback_id, p.occurred_at, p.utc_offset_minutes,
-       CASE p.origin WHEN 'SMS_MT' THEN 'SMS' ELSE 'MMS' END AS channel,
-       p.status_code, p.status,
-       CASE
-           WHEN p.status_code IN ('N101', 'N201', 'N501') THEN 'sent'
-           WHEN p.status_code IN ('E101', 'E201', 'E501', 'E999') THEN 'send_failed'
-           WHEN p.status ILIKE '%expired%' THEN 'expired'
-           WHEN p.status ILIKE '%rejected%' THEN 'rejected'
-           WHEN p.status ILIKE '%notsupported%' THEN 'not_supported'
-           WHEN p.status ILIKE '%failed%' OR p.status_code IN ('E102', 'E202', 'E502') THEN 'failed'
-           WHEN p.status ILIKE '%delivered%' OR p.status_code IN ('N102', 'N202', 'N502') THEN 'delivered'
-           ELSE 'other'
-       END AS delivery_state,
-       p.sent_as, p.mms_id, p.from_address, p.from_mask, p.to_address, p.tracking_id,
-       p.spid, c.carrier, c.country, p.handset, p.aggregator_id, p.status_details,
-       p.run_id, p.file_id
-FROM postbacks p
-LEFT JOIN carriers c ON c.spid = p.spid
-WHERE p.origin IN ('SMS_MT', 'MMS_MT')
-  AND coalesce(p.status_code, '') NOT IN ('N003', 'N013', 'E001', 'E002', 'E003', 'E011', 'E012', 'E013');
-
-CREATE VIEW inbound_messages AS
-SELECT p.postback_id, p.occurred_at, p.utc_offset_minutes,
-       CASE p.origin WHEN 'SMS_MO' THEN 'SMS' ELSE 'MMS' END AS channel,
-       p.status_code, p.from_address, p.to_address, p.keyword, p.subject, p.message_text,
-       CAST(p.content_urls AS VARCHAR[]) AS content_urls,
-       p.tracking_id, p.transaction_id, p.spid, c.carrier, c.country,
-       p.run_id, p.file_id
-FROM postbacks p
-LEFT JOIN carriers c ON c.spid = p.spid
-WHERE p.origin IN ('SMS_MO', 'MMS_MO');
-
-CREATE VIEW subscriptions AS
-SELECT p.postback_id, p.occurred_at, p.utc_offset_minutes, p.status_code,
-       CASE WHEN p.status_code IN ('N301', 'N303') THEN 'subscribe'
-            WHEN p.status_code IN ('N302', 'N304') THEN 'unsubscribe'
-       END AS action,
-       CASE p.origin WHEN 'SUB' THEN 'mobile' ELSE 'email' END AS channel,
-       coalesce(p.mobile, p.email) AS subscriber,
-       p.mobile, p.email, p.campaign_id, p.campaign_title, p.subscription_id,
-       p.shortcode, p.brand_name, p.source,
-       p.run_id, p.file_id
-FROM postbacks p
-WHERE p.origin IN ('SUB', 'EMAIL_SUB');

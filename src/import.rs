@@ -413,6 +413,7 @@ fn parse_content(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RawError;
     use crate::store::writer::ImportWriter;
 
     fn archive() -> (tempfile::TempDir, Archive) {
@@ -513,7 +514,9 @@ mod tests {
         );
 
         let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
-        let store = ImportError::Store(StoreError::Write("IO Error: disk full".to_string()));
+        let store = ImportError::Store(StoreError::Write(RawError::DuckDb(
+            "IO Error: disk full".to_string(),
+        )));
         assert!(close_run(&archive, run_id, Err(store), &Stop::never()).is_err());
         assert_eq!(
             value(&archive, &format!("{RUN_ROW} WHERE run_id = {run_id}")),
@@ -547,7 +550,9 @@ mod tests {
             (RunStatus::Interrupted, Ending::Interrupted(sigterm))
         );
         assert_eq!(row, "interrupted 3 true interrupted by SIGTERM");
-        let interrupted = ImportError::Store(StoreError::Write("INTERRUPT Error".to_string()));
+        let interrupted = ImportError::Store(StoreError::Write(RawError::DuckDb(
+            "INTERRUPT Error".to_string(),
+        )));
         let (closed, row) = run(Err(interrupted), &stopped);
         assert_eq!(closed.1, Ending::Interrupted(sigterm));
         assert_eq!(row, "interrupted 0 true interrupted by SIGTERM");

@@ -76,11 +76,16 @@ const CREATED_HERE_CSV: &str =
     "34,7\ndelivered,6\nfailed,1\nrejected,1\nsend_failed,3\nsent,7\nURL of Content Here\n";
 
 fn run_cli(cli: &Path, db: &Path) -> String {
+    cli_answer(cli, db, &format!("SELECT version(); {CHECK_SQL}"))
+}
+
+/// What the DuckDB CLI prints, as CSV without a header, for `sql` on the archive `db`.
+fn cli_answer(cli: &Path, db: &Path, sql: &str) -> String {
     let output = Command::new(cli)
         .args(["-readonly", "-csv", "-noheader"])
         .arg(db)
         .arg("-c")
-        .arg(format!("SELECT version(); {CHECK_SQL}"))
+        .arg(sql)
         .output()
         .unwrap();
     assert!(
@@ -169,4 +174,43 @@ fn an_archive_of_the_previous_version_is_upgraded_in_place_and_stays_readable_by
     }
     answers.dedup();
     assert!(answers.len() <= 1, "{answers:?}");
+    migration_2_was_applied(&work);
+}
+
+/// What migration 2 adds to the previous version's archive (its 300 postbacks and 25
+/// copies of run 1): schema version 2, an archive id, every postback and copy's arrival
+/// time from its file, CODE in its own column, and DuckDB 1.5 reads them.
+fn migration_2_was_applied(work: &Workdir) {
+    assert_eq!(
+        work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
+        "2"
+    );
+    let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{id}"
+    );
+    let arrivals = "SELECT (SELECT count(*) FROM postbacks p JOIN files f USING (file_id)
+                            WHERE p.run_id = 1 AND p.received_at = f.modified_at),
+                           (SELECT count(*) FROM duplicates d JOIN files f USING (file_id)
+                            WHERE d.run_id = 1 AND d.received_at = f.modified_at)";
+    assert_eq!(work.value(arrivals), "300|25");
+    // Version 1 kept CODE in status_code for every postback but a pass; it is in code now.
+    let codes = "SELECT count(*) FILTER (WHERE code IS DISTINCT FROM status_code),
+                        count(*) FILTER (WHERE code IS NOT NULL)
+                 FROM postbacks WHERE run_id = 1 AND origin <> 'GENERATE_PASS'";
+    let codes_answer = work.value(codes);
+    assert!(codes_answer.starts_with("0|"), "{codes_answer}");
+    assert_ne!(codes_answer, "0|0");
+    if let Some(cli) = duckdb_cli() {
+        let printed = cli_answer(&cli, &work.db(), &format!("{arrivals}; {codes};"));
+        assert_eq!(
+            printed,
+            format!(
+                "{}\n{}\n",
+                work.value(arrivals).replace('|', ","),
+                codes_answer.replace('|', ",")
+            )
+        );
+    }
 }

@@ -159,18 +159,25 @@ fn import_then_signal(work: &Workdir, delay: Duration, signals: &[i32]) -> (Opti
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("in/000/0.xml: not_xml: "), "{first}");
     let started = Instant::now();
-    while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
+    let mut ended = None;
+    while started.elapsed() < delay && ended.is_none() {
         std::thread::sleep(Duration::from_millis(5));
+        ended = child.try_wait().unwrap();
     }
-    // Stopped while they are sent, the child takes all the signals at once when it
-    // continues, however slow the machine is.
-    send(&child, libc::SIGSTOP);
-    for &signal in signals {
-        send(&child, signal);
+    if ended.is_none() {
+        // Stopped while they are sent, the child takes all the signals at once when it
+        // continues, however slow the machine is.
+        send(&child, libc::SIGSTOP);
+        for &signal in signals {
+            send(&child, signal);
+        }
+        send(&child, libc::SIGCONT);
     }
-    send(&child, libc::SIGCONT);
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let status = child.wait().unwrap();
+    let status = match ended {
+        Some(status) => status,
+        None => child.wait().unwrap(),
+    };
     (status.code(), rest.join("\n"))
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use common::{Workdir, stderr, stdout};
 use duckdb::Connection;
@@ -14,10 +15,24 @@ const NEW_YORK: &str = "America/New_York";
 /// A workdir whose archive holds the fixture: run 1 imported `archive/` (36
 /// postbacks, 4 copies), run 2 imported `broken/` (2 problems). The runs' times are
 /// set to 2026-11-02 02:15 and 02:20 New York time, since the import stamps the
-/// real clock and the import-health report shows them.
+/// real clock and the import-health report shows them. Each file of `archive/DAY/`
+/// was last modified at 23:59 New York time that day: the email subscription, which
+/// has no timestamp, arrived at 2026-11-01 23:59.
 fn fixture() -> Workdir {
     let work = Workdir::new();
     work.copy_fixture("reports", "fixture");
+    for (day, utc) in [
+        ("2026-10-31", 1_793_505_540), // 2026-10-31 23:59 -04:00
+        ("2026-11-01", 1_793_595_540), // 2026-11-01 23:59 -05:00
+        ("2026-11-02", 1_793_681_940), // 2026-11-02 23:59 -05:00
+    ] {
+        let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(utc);
+        for entry in std::fs::read_dir(work.path().join("fixture/archive").join(day)).unwrap() {
+            let path = entry.unwrap().path();
+            let file = std::fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(modified).unwrap();
+        }
+    }
     let output = work.run(&["import", "fixture/archive"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let output = work.run(&["import", "--allow-bad-input", "fixture/broken"]);
@@ -65,24 +80,31 @@ fn csv(work: &Workdir, name: &str, from: &str, to: &str) -> String {
 #[test]
 fn key_figures_of_the_dst_day() {
     let work = fixture();
-    // 27 postbacks: 7 passes, 15 outbound (8 sends, 6 receipts, 1 not sent), 1
-    // inbound, 4 subscriptions. Latencies 5, 10, 25, 30, 120, 120, 300 s: median 30.
+    // 28 postbacks: 7 passes, 15 outbound (8 sends, 6 receipts, 1 not sent), 1
+    // inbound, 5 subscriptions, one of them (the email subscribe) dated by its arrival
+    // at 23:59. The 8 sends followed to their receipts: delivered 1001, 1002, 1006 and
+    // 1009 (whose receipt came the next day), not delivered 1003, 1005 and 1007, no
+    // receipt for 1004. Latencies 5, 10, 25, 30, 120, 120, 300 s: median 30.
     assert_eq!(
         csv(&work, "key-figures", "2026-11-01", "2026-11-01"),
         "\
 figure,value
-postbacks,27
+postbacks,28
+postbacks dated by arrival,1
+outcome unknown,0
 passes generated,4
 passes failed,3
-pass failure rate,42.9%
+pass failure rate,42.9% (3 of 7; 95% CI 15.8-75.0%)
 messages sent,8
-messages delivered,3
-messages not delivered,4
-delivery rate,42.9%
-median delivery latency,30.0 s
+send failures,1
+send failure rate,11.1% (1 of 9; 95% CI 2.0-43.5%)
+messages delivered,4
+delivery failures,3
+delivery rate,50.0% (4 of 8; 95% CI 21.5-78.5%)
 sends without receipt,1
+median delivery latency,30.0 s
 messages received,1
-subscribes,2
+subscribes,3
 unsubscribes,2
 retried copies,3
 "
@@ -96,11 +118,11 @@ fn pass_volume_per_local_day_and_reference_type() {
     assert_eq!(
         csv(&work, "pass-volume", "2026-11-01", "2026-11-02"),
         "\
-day,reference_type,generated,failed,failure_pct
-2026-11-01,Email,3,2,40.0
-2026-11-01,Phone,1,1,50.0
-2026-11-02,Email,0,1,100.0
-2026-11-02,Phone,1,0,0.0
+day,reference_type,generated,failed,unknown,failure_pct,failure_pct_low,failure_pct_high
+2026-11-01,Email,3,2,0,40.0,11.8,76.9
+2026-11-01,Phone,1,1,0,50.0,9.5,90.5
+2026-11-02,Email,0,1,0,100.0,20.7,100.0
+2026-11-02,Phone,1,0,0,0.0,0.0,79.3
 "
     );
 }
@@ -110,17 +132,21 @@ fn the_dst_day_in_new_york_has_25_hourly_rows() {
     let work = fixture();
     let mut expected = String::from(
         "\
-day,hour,generated,failed,failure_pct
-2026-11-01,00:00-04:00,1,0,0.0
-2026-11-01,01:00-04:00,1,0,0.0
-2026-11-01,01:00-05:00,0,1,100.0
+day,hour,generated,failed,unknown,failure_pct,failure_pct_low,failure_pct_high
+2026-11-01,00:00-04:00,1,0,0,0.0,0.0,79.3
+2026-11-01,01:00-04:00,1,0,0,0.0,0.0,79.3
+2026-11-01,01:00-05:00,0,1,0,100.0,20.7,100.0
 ",
     );
     for hour in 2..=22 {
-        let counts = if hour == 9 { "2,1,33.3" } else { "0,0," };
+        let counts = if hour == 9 {
+            "2,1,0,33.3,6.1,79.2"
+        } else {
+            "0,0,0,,,"
+        };
         expected.push_str(&format!("2026-11-01,{hour:02}:00-05:00,{counts}\n"));
     }
-    expected.push_str("2026-11-01,23:00-05:00,0,1,100.0\n");
+    expected.push_str("2026-11-01,23:00-05:00,0,1,0,100.0,20.7,100.0\n");
     let hourly = csv(&work, "pass-volume-hourly", "2026-11-01", "2026-11-01");
     assert_eq!(hourly, expected);
     assert_eq!(hourly.lines().count(), 1 + 25);
@@ -139,15 +165,20 @@ day,hour,generated,failed,failure_pct
         ],
     );
     assert_eq!(utc.lines().count(), 1 + 24);
-    assert_eq!(utc.lines().nth(1), Some("2026-11-01,00:00+00:00,0,0,"));
-    assert_eq!(utc.lines().nth(5), Some("2026-11-01,04:00+00:00,1,0,0.0"));
+    assert_eq!(utc.lines().nth(1), Some("2026-11-01,00:00+00:00,0,0,0,,,"));
+    assert_eq!(
+        utc.lines().nth(5),
+        Some("2026-11-01,04:00+00:00,1,0,0,0.0,0.0,79.3")
+    );
 }
 
 #[test]
 fn a_day_is_the_local_day_of_the_time_zone() {
     let work = fixture();
-    // In UTC, 2026-11-01 gains pass 9002 (03:30 UTC) and loses pass 1007 and SMS 1009
-    // (04:50 and 04:59 UTC on 2026-11-02): 27 + 1 - 2 = 26 postbacks.
+    // In UTC, 2026-11-01 gains pass 9002 (03:30 UTC) and the day's files' arrival
+    // (2026-10-31 23:59 New York, 03:59 UTC: no postback without a timestamp), and
+    // loses pass 1007, SMS 1009 and the email subscribe (04:50, 04:59 and 04:59 UTC on
+    // 2026-11-02): 28 + 1 - 3 = 26 postbacks.
     let utc = report(
         &work,
         &[
@@ -170,17 +201,21 @@ fn a_day_is_the_local_day_of_the_time_zone() {
 #[test]
 fn failure_codes_with_their_change_against_the_day_before() {
     let work = fixture();
-    // 7 failures; the day before (2026-10-31) had N802 (9002) and N803 (9001).
+    // 7 failures: 3 of passes, 1 send, 3 deliveries, each family's shares its own; the
+    // day before (2026-10-31) had N802 (9002) and N803 (9001). 1005's E202 says Message
+    // Sent/Expired, which the documentation does not define for E202: a failure, as
+    // the code says, with that meaning.
     assert_eq!(
         csv(&work, "failure-codes", "2026-11-01", "2026-11-01"),
         "\
-code,description,failures,share_pct,first_seen,last_seen,previous,change
-E202,Error occured. SMS Delivery was not successful.,2,28.6,2026-11-01 08:20:10-05:00,2026-11-01 10:05:00-05:00,0,2
-N802,Some error occurred. Pass generation failed.,2,28.6,2026-11-01 01:20:00-05:00,2026-11-01 09:40:00-05:00,1,1
-E102,Error occured. MMS Delivery was not successful.,1,14.3,2026-11-01 11:30:25-05:00,2026-11-01 11:30:25-05:00,0,1
-E201,Error occured. Impossible to send SMS.,1,14.3,2026-11-01 12:00:00-05:00,2026-11-01 12:00:00-05:00,0,1
-N811,User Account do not have enough credits to generate the pass.,1,14.3,2026-11-01 23:50:00-05:00,2026-11-01 23:50:00-05:00,0,1
-N803,Maximum limit for pass generation reached.,0,0.0,,,1,-1
+family,code,status,failures,share_pct,first_seen,last_seen,previous,change,meaning
+pass,N802,,2,66.7,2026-11-01 01:20:00-05:00,2026-11-01 09:40:00-05:00,1,1,Some error occurred. Pass generation failed (STATUS is not part of pass postbacks).
+pass,N811,,1,33.3,2026-11-01 23:50:00-05:00,2026-11-01 23:50:00-05:00,0,1,User Account do not have enough credits to generate the pass (STATUS is not part of pass postbacks).
+pass,N803,,0,0.0,,,1,-1,Maximum limit for pass generation reached (STATUS is not part of pass postbacks).
+message_send,E201,Message Failed,1,100.0,2026-11-01 12:00:00-05:00,2026-11-01 12:00:00-05:00,0,1,Impossible to send SMS: submission to the carrier failed.
+message_receipt,E102,Message Sent/Rejected,1,33.3,2026-11-01 11:30:25-05:00,2026-11-01 11:30:25-05:00,0,1,MMS delivery was not successful: the operator or handset rejected it.
+message_receipt,E202,Message Sent/Expired,1,33.3,2026-11-01 10:05:00-05:00,2026-11-01 10:05:00-05:00,0,1,\"A STATUS the documentation does not define for E202 (Message Sent/Failed): not delivered, as the code says, in a state it does not say.\"
+message_receipt,E202,Message Sent/Failed,1,33.3,2026-11-01 08:20:10-05:00,2026-11-01 08:20:10-05:00,0,1,SMS delivery was not successful.
 "
     );
 }
@@ -188,11 +223,13 @@ N803,Maximum limit for pass generation reached.,0,0.0,,,1,-1
 #[test]
 fn failure_trend_has_every_day() {
     let work = fixture();
+    // 2026-11-01: 9 messages sent, of which 1008 was not sent and 1003, 1005 and 1007
+    // not delivered; 2026-11-02: 2001, delivered.
     let expected = "\
-day,pass_attempts,pass_failures,pass_failure_pct,message_outcomes,message_failures,message_failure_pct
-2026-10-31,2,2,100.0,0,0,
-2026-11-01,7,3,42.9,7,4,57.1
-2026-11-02,2,1,50.0,2,0,0.0
+day,pass_attempts,pass_failures,pass_failure_pct,pass_failure_pct_low,pass_failure_pct_high,message_sends,message_failures,message_failure_pct,message_failure_pct_low,message_failure_pct_high
+2026-10-31,2,2,100.0,34.2,100.0,0,0,,,
+2026-11-01,7,3,42.9,15.8,75.0,9,4,44.4,18.9,73.3
+2026-11-02,2,1,50.0,9.5,90.5,1,0,0.0,0.0,79.3
 ";
     assert_eq!(
         csv(&work, "failure-trend", "2026-10-31", "2026-11-02"),
@@ -214,7 +251,7 @@ day,pass_attempts,pass_failures,pass_failure_pct,message_outcomes,message_failur
     );
     let lines: Vec<&str> = fourteen.lines().collect();
     assert_eq!(lines.len(), 1 + 14);
-    assert_eq!(lines[1], "2026-10-20,0,0,,0,0,");
+    assert_eq!(lines[1], "2026-10-20,0,0,,,,0,0,,,");
     assert_eq!(
         lines[12..].join("\n") + "\n",
         expected.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"
@@ -224,14 +261,16 @@ day,pass_attempts,pass_failures,pass_failure_pct,message_outcomes,message_failur
 #[test]
 fn carrier_delivery_names_carriers_from_their_spid() {
     let work = fixture();
+    // Each of the day's sends, followed to its receipt: AT&T's 1009 was delivered the
+    // next day; T-Mobile's 1004 has no receipt; 1008 was not sent.
     assert_eq!(
         csv(&work, "carrier-delivery", "2026-11-01", "2026-11-01"),
         "\
-carrier,sent,delivered,failed,expired_rejected,delivery_pct
-AT&T,4,2,1,0,66.7
-T-Mobile,2,0,0,1,0.0
-Verizon Wireless,2,1,0,1,50.0
-unknown SPID 0009999,0,0,1,0,0.0
+spid,country,carrier,sends,not_sent,delivered,not_delivered,unknown,no_receipt,delivered_pct,failure_pct,failure_pct_low,failure_pct_high
+0001470,United States,AT&T,4,0,3,1,0,0,75.0,25.0,4.6,69.9
+0001570,United States,T-Mobile,2,0,0,1,0,1,0.0,50.0,9.5,90.5
+0001890,United States,Verizon Wireless,2,0,1,1,0,0,50.0,50.0,9.5,90.5
+0009999,,SPID in neither Appendix E,1,1,0,0,0,0,0.0,100.0,20.7,100.0
 "
     );
 }
@@ -255,14 +294,15 @@ SMS,6,5,1,120.0,264.0
 #[test]
 fn subscriptions_per_campaign_and_day() {
     let work = fixture();
-    // The unsubscribe from 1478 has no title; the email subscribe has no timestamp.
+    // The unsubscribe from 1478 has no title; the email subscribe has no timestamp
+    // and is dated by its arrival, 2026-11-01 23:59.
     assert_eq!(
         csv(&work, "subscriptions", "2026-11-01", "2026-11-02"),
         "\
-day,campaign_id,campaign_title,subscribes,unsubscribes,net
-2026-11-01,1478,Weekly Specials,2,1,1
-2026-11-01,2093,VIP Club,0,1,-1
-2026-11-02,1478,Weekly Specials,1,0,1
+day,campaign_id,campaign_title,subscribes,subscribers,unsubscribes,net
+2026-11-01,1478,Weekly Specials,3,3,1,2
+2026-11-01,2093,VIP Club,0,0,1,-1
+2026-11-02,1478,Weekly Specials,1,1,0,1
 "
     );
 }
@@ -274,7 +314,7 @@ fn retries_count_the_copies_of_each_days_postbacks() {
         csv(&work, "retries", "2026-11-01", "2026-11-02"),
         "\
 day,postbacks,retried_postbacks,duplicate_copies,retried_pct
-2026-11-01,27,2,3,7.4
+2026-11-01,28,2,3,7.1
 2026-11-02,6,1,1,16.7
 "
     );
@@ -388,6 +428,7 @@ key-figures,1 day,\"from, to\",canned,Key figures
 pass-volume,1 day,\"from, to\",canned,Pass generation by day and reference type
 pass-volume-hourly,1 day,\"from, to\",canned,Pass generation by hour
 failure-codes,1 day,\"from, to, previous_from\",canned,Failure codes
+failure-reasons,1 day,\"from, to\",canned,Failure reasons
 failure-trend,14 days,\"from, to\",canned,Failure rate trend
 carrier-delivery,1 day,\"from, to\",canned,Outbound delivery by carrier
 delivery-latency,1 day,\"from, to\",canned,Delivery latency
@@ -639,7 +680,7 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
     assert_eq!(
         stdout(&output),
         format!(
-            "wrote 53 files for 2026-11-01 (America/New_York) to {}\n",
+            "wrote 58 files for 2026-11-01 (America/New_York) to {}\n",
             Path::new("reports").join("2026-11-01").display()
         )
     );
@@ -650,6 +691,7 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
         "pass-volume",
         "pass-volume-hourly",
         "failure-codes",
+        "failure-reasons",
         "failure-trend",
         "carrier-delivery",
         "delivery-latency",
@@ -698,10 +740,11 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
     }
     assert_eq!(
         read(&folder.join("pass-volume.csv")),
-        "day,reference_type,generated,failed,failure_pct\n2026-11-01,Email,3,2,40.0\n2026-11-01,Phone,1,1,50.0\n"
+        "day,reference_type,generated,failed,unknown,failure_pct,failure_pct_low,failure_pct_high\n\
+         2026-11-01,Email,3,2,0,40.0,11.8,76.9\n2026-11-01,Phone,1,1,0,50.0,9.5,90.5\n"
     );
 
-    let rows = [14, 2, 25, 6, 14, 4, 2, 2, 1, 0];
+    let rows = [18, 2, 25, 7, 6, 14, 4, 2, 2, 1, 0];
     let expected_reports: Vec<serde_json::Value> = reports
         .iter()
         .zip(rows)
@@ -711,6 +754,7 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
                 "pass-volume" => "Pass generation by day and reference type",
                 "pass-volume-hourly" => "Pass generation by hour",
                 "failure-codes" => "Failure codes",
+                "failure-reasons" => "Failure reasons",
                 "failure-trend" => "Failure rate trend",
                 "carrier-delivery" => "Outbound delivery by carrier",
                 "delivery-latency" => "Delivery latency",
@@ -735,6 +779,10 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
         .flat_map(|name| ["csv", "tsv", "json", "jsonl", "md"].map(|ext| format!("{name}.{ext}")))
         .collect();
     files.extend(["summary.md", "summary.json"].map(String::from));
+    let arrival = "1 of the day's 28 postbacks carry no timestamp of their own (EMAIL_SUB, \
+                   older-edition SUB, saved-MMS results, MMS send failures): the reports date \
+                   them by when they arrived (received_at; for imported files, the file's \
+                   modification time).";
     let notice = "The last import, run 2, has status errors; see the import-health report and the import_errors table.";
     assert_eq!(
         manifest(&folder),
@@ -756,8 +804,9 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
                     "files_read": 2, "postbacks_new": 0, "postbacks_duplicate": 0, "errors": 2,
                 },
             },
-            "postbacks_in_period": 27,
-            "notices": [notice],
+            "postbacks_in_period": 28,
+            "postbacks_dated_by_arrival": 1,
+            "notices": [arrival, notice],
             "reports": expected_reports,
             "files": files,
         })
@@ -765,13 +814,14 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
 
     let summary: serde_json::Value =
         serde_json::from_str(&read(&folder.join("summary.json"))).unwrap();
-    assert_eq!(summary["postbacks"], 27);
-    assert_eq!(summary["notices"], serde_json::json!([notice]));
+    assert_eq!(summary["postbacks"], 28);
+    assert_eq!(summary["postbacks_dated_by_arrival"], 1);
+    assert_eq!(summary["notices"], serde_json::json!([arrival, notice]));
     assert_eq!(
-        summary["key_figures"][3],
-        serde_json::json!({"figure": "pass failure rate", "value": "42.9%"})
+        summary["key_figures"][5],
+        serde_json::json!({"figure": "pass failure rate", "value": "42.9% (3 of 7; 95% CI 15.8-75.0%)"})
     );
-    assert_eq!(summary["key_figures"].as_array().unwrap().len(), 14);
+    assert_eq!(summary["key_figures"].as_array().unwrap().len(), 18);
 }
 
 #[test]
@@ -785,28 +835,33 @@ fn daily_summary_reads_as_a_page() {
             "\
 # Postback reports for 2026-11-01 (America/New_York)
 
-2026-11-01T00:00:00-04:00 to 2026-11-02T00:00:00-05:00: 25 hours, 27 postbacks.
+2026-11-01T00:00:00-04:00 to 2026-11-02T00:00:00-05:00: 25 hours, 28 postbacks (1 dated by arrival).
 
 ## Notices
 
+- 1 of the day's 28 postbacks carry no timestamp of their own (EMAIL_SUB, older-edition SUB, saved-MMS results, MMS send failures): the reports date them by when they arrived (received_at; for imported files, the file's modification time).
 - The last import, run 2, has status errors; see the import-health report and the import_errors table.
 
 ## Key figures
 
 | figure | value |
 |---|---|
-| postbacks | 27 |
+| postbacks | 28 |
+| postbacks dated by arrival | 1 |
+| outcome unknown | 0 |
 | passes generated | 4 |
 | passes failed | 3 |
-| pass failure rate | 42.9% |
+| pass failure rate | 42.9% (3 of 7; 95% CI 15.8-75.0%) |
 | messages sent | 8 |
-| messages delivered | 3 |
-| messages not delivered | 4 |
-| delivery rate | 42.9% |
-| median delivery latency | 30.0 s |
+| send failures | 1 |
+| send failure rate | 11.1% (1 of 9; 95% CI 2.0-43.5%) |
+| messages delivered | 4 |
+| delivery failures | 3 |
+| delivery rate | 50.0% (4 of 8; 95% CI 21.5-78.5%) |
 | sends without receipt | 1 |
+| median delivery latency | 30.0 s |
 | messages received | 1 |
-| subscribes | 2 |
+| subscribes | 3 |
 | unsubscribes | 2 |
 | retried copies | 3 |
 
@@ -814,10 +869,11 @@ fn daily_summary_reads_as_a_page() {
 
 | report | title | period | rows | files |
 |---|---|---|--:|---|
-| key-figures | Key figures | 2026-11-01 | 14 | {} |
+| key-figures | Key figures | 2026-11-01 | 18 | {} |
 | pass-volume | Pass generation by day and reference type | 2026-11-01 | 2 | {} |
 | pass-volume-hourly | Pass generation by hour | 2026-11-01 | 25 | {} |
-| failure-codes | Failure codes | 2026-11-01 | 6 | {} |
+| failure-codes | Failure codes | 2026-11-01 | 7 | {} |
+| failure-reasons | Failure reasons | 2026-11-01 | 6 | {} |
 | failure-trend | Failure rate trend | 2026-10-19 to 2026-11-01 | 14 | {} |
 | carrier-delivery | Outbound delivery by carrier | 2026-11-01 | 4 | {} |
 | delivery-latency | Delivery latency | 2026-11-01 | 2 | {} |
@@ -829,6 +885,7 @@ fn daily_summary_reads_as_a_page() {
             link("pass-volume"),
             link("pass-volume-hourly"),
             link("failure-codes"),
+            link("failure-reasons"),
             link("failure-trend"),
             link("carrier-delivery"),
             link("delivery-latency"),
@@ -952,7 +1009,7 @@ fn a_day_without_postbacks_gets_its_reports_a_notice_and_a_warning() {
         "day,postbacks,retried_postbacks,duplicate_copies,retried_pct\n2026-11-10,0,0,0,\n"
     );
     assert_eq!(read(&folder.join("pass-volume.json")), "[]\n");
-    assert!(read(&folder.join("key-figures.md")).contains("| pass failure rate | n/a |"));
+    assert!(read(&folder.join("key-figures.md")).contains("| pass failure rate | n/a (none) |"));
 
     // --quiet keeps the warning, drops the summary line.
     let output = work.run(&[
@@ -1029,7 +1086,7 @@ fn daily_writes_one_html_page_with_every_report_and_its_chart_by_default() {
         files[..3],
         ["key-figures.csv", "key-figures.json", "key-figures.md"]
     );
-    assert_eq!(files[30..], ["summary.md", "summary.json", "index.html"]);
+    assert_eq!(files[33..], ["summary.md", "summary.json", "index.html"]);
 
     let page = read(&folder.join("index.html"));
     assert!(page.starts_with("<!DOCTYPE html>"));
@@ -1045,6 +1102,7 @@ fn daily_writes_one_html_page_with_every_report_and_its_chart_by_default() {
             "pass-volume",
             "pass-volume-hourly",
             "failure-codes",
+            "failure-reasons",
             "failure-trend",
             "carrier-delivery",
             "delivery-latency",
@@ -1054,7 +1112,7 @@ fn daily_writes_one_html_page_with_every_report_and_its_chart_by_default() {
         ]
     );
     // The key figures are the cards at the top.
-    assert!(page.contains("<dt>pass failure rate</dt><dd>42.9%</dd>"));
+    assert!(page.contains("<dt>pass failure rate</dt><dd>42.9% (3 of 7; 95% CI 15.8-75.0%)</dd>"));
     // The four reports whose header asks for a chart get one drawn: their chart-x and
     // chart-series columns are in their results.
     assert_eq!(page.matches("<figure class=\"chart\"").count(), 4);

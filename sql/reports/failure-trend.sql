@@ -1,9 +1,13 @@
 -- name: failure-trend
 -- title: Failure rate trend
 -- description: Per local day of the last days (14 unless --from says otherwise): pass
---   attempts and failures, and outbound message outcomes (delivery receipts and send
---   errors) and failures (failed, expired, rejected, not supported, not sent), each with
---   its failure rate. Every day appears, also without traffic.
+--   attempts (generated or failed) and failures; messages sent that day (send
+--   notifications) and how many of them failed, either not sent or, followed by
+--   TRACKINGID to their first receipt however late, not delivered (failed, expired,
+--   rejected, not supported); each rate with its 95% Wilson interval. Messages whose
+--   outcome is unknown or without a receipt count as sent, not as failed. Every day
+--   appears, also without traffic. Postbacks are dated by their own TIMESTAMP, or by
+--   when they arrived if they have none.
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 14 days
@@ -16,28 +20,38 @@ WITH passes AS (
            count(*) FILTER (WHERE g.generated OR g.failed) AS attempts,
            count(*) FILTER (WHERE g.failed) AS failures
     FROM report_days d
-    JOIN pass_generations g ON g.occurred_at >= d.starts_at AND g.occurred_at < d.ends_at
-    WHERE g.occurred_at >= $from AND g.occurred_at < $to
+    JOIN pass_generations g ON g.event_at >= d.starts_at AND g.event_at < d.ends_at
+    WHERE g.event_at >= $from AND g.event_at < $to
     GROUP BY d.day
 ),
 messages AS (
     SELECT d.day,
-           count(*) FILTER (WHERE m.delivery_state <> 'sent') AS outcomes,
-           count(*) FILTER (WHERE m.delivery_state NOT IN ('sent', 'delivered')) AS failures
+           count(*) AS sends,
+           count(*) FILTER (WHERE m.delivery_outcome IN ('not_sent', 'not_delivered')) AS failures
     FROM report_days d
-    JOIN outbound_messages m ON m.occurred_at >= d.starts_at AND m.occurred_at < d.ends_at
-    WHERE m.occurred_at >= $from AND m.occurred_at < $to
-      AND m.delivery_state <> 'other'
+    JOIN message_sends($from, $to) m ON m.sent_at >= d.starts_at AND m.sent_at < d.ends_at
     GROUP BY d.day
+),
+counts AS (
+    SELECT d.day,
+           coalesce(p.attempts, 0) AS pass_attempts,
+           coalesce(p.failures, 0) AS pass_failures,
+           coalesce(m.sends, 0) AS message_sends,
+           coalesce(m.failures, 0) AS message_failures
+    FROM report_days d
+    LEFT JOIN passes p ON p.day = d.day
+    LEFT JOIN messages m ON m.day = d.day
 )
-SELECT d.day,
-       coalesce(p.attempts, 0) AS pass_attempts,
-       coalesce(p.failures, 0) AS pass_failures,
-       round(100.0 * p.failures / nullif(p.attempts, 0), 1) AS pass_failure_pct,
-       coalesce(m.outcomes, 0) AS message_outcomes,
-       coalesce(m.failures, 0) AS message_failures,
-       round(100.0 * m.failures / nullif(m.outcomes, 0), 1) AS message_failure_pct
-FROM report_days d
-LEFT JOIN passes p ON p.day = d.day
-LEFT JOIN messages m ON m.day = d.day
-ORDER BY d.day;
+SELECT day,
+       pass_attempts,
+       pass_failures,
+       rate_pct(pass_failures, pass_attempts) AS pass_failure_pct,
+       wilson_low_pct(pass_failures, pass_attempts) AS pass_failure_pct_low,
+       wilson_high_pct(pass_failures, pass_attempts) AS pass_failure_pct_high,
+       message_sends,
+       message_failures,
+       rate_pct(message_failures, message_sends) AS message_failure_pct,
+       wilson_low_pct(message_failures, message_sends) AS message_failure_pct_low,
+       wilson_high_pct(message_failures, message_sends) AS message_failure_pct_high
+FROM counts
+ORDER BY day;

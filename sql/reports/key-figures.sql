@@ -1,67 +1,66 @@
 -- name: key-figures
 -- title: Key figures
--- description: The figures of the period at a glance, as text: postbacks, passes
---   generated and failed, messages sent and delivered, the median delivery latency,
---   sends without a receipt, messages received, subscribes, unsubscribes and retried
---   copies. The daily summary shows them first.
+-- description: The period at a glance, as text; the daily summary shows them first.
+--   Postbacks are dated by their own TIMESTAMP (or RECEIVED); those that carry none by
+--   when they arrived (received_at: for imported files, the file's modification time),
+--   counted apart. Outcome unknown: a code, or a STATUS for that code, that neither
+--   edition of the documentation defines. Passes: generated (N801) and failed (N802,
+--   N803, N811). Messages (SMS, MMS, DDM): sent and send failures are send
+--   notifications (N101, N201, N501 Message Sent; E101, E201, E501, E999 and N101, N201
+--   Message Failed); each message sent is followed by its TRACKINGID to its first
+--   receipt, however late: delivered, or a delivery failure (E102, E202, E502, N102
+--   Expired or Rejected, N202 Message Sent/Failed), or none (also when it has no
+--   TRACKINGID). The delivery rate is over the messages sent. Rates show their counts
+--   and a 95% Wilson interval.
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day
-WITH passes AS (
+WITH dated AS (
+    SELECT count(*) AS postbacks,
+           count(*) FILTER (WHERE dated_by = 'arrival') AS by_arrival,
+           count(*) FILTER (WHERE outcome = 'unknown') AS unknown
+    FROM postback_outcomes
+    WHERE event_at >= $from AND event_at < $to
+),
+passes AS (
     SELECT count(*) FILTER (WHERE generated) AS generated,
            count(*) FILTER (WHERE failed) AS failed
     FROM pass_generations
-    WHERE occurred_at >= $from AND occurred_at < $to
+    WHERE event_at >= $from AND event_at < $to
 ),
-messages AS (
-    SELECT count(*) FILTER (WHERE delivery_state = 'sent') AS sent,
-           count(*) FILTER (WHERE delivery_state = 'delivered') AS delivered,
-           count(*) FILTER (WHERE delivery_state NOT IN ('sent', 'delivered', 'other')) AS failed
-    FROM outbound_messages
-    WHERE occurred_at >= $from AND occurred_at < $to
-),
-receipts AS (
-    -- Receipts come after their send, so none before the period can match: the bound
-    -- lets DuckDB skip the archive's older row groups.
-    SELECT tracking_id, occurred_at AS received_at
-    FROM outbound_messages
-    WHERE delivery_state IN ('delivered', 'failed', 'expired', 'rejected', 'not_supported')
-      AND tracking_id IS NOT NULL
-      AND occurred_at >= $from
-),
-latencies AS (
-    SELECT date_diff('second', s.occurred_at, min(r.received_at)) AS seconds
-    FROM outbound_messages s
-    LEFT JOIN receipts r ON r.tracking_id = s.tracking_id AND r.received_at >= s.occurred_at
-    WHERE s.delivery_state = 'sent'
-      AND s.occurred_at >= $from AND s.occurred_at < $to
-    GROUP BY s.postback_id, s.occurred_at
+sends AS (
+    SELECT count(*) FILTER (WHERE send_outcome = 'success') AS sent,
+           count(*) FILTER (WHERE delivery_outcome = 'not_sent') AS send_failed,
+           count(*) FILTER (WHERE delivery_outcome = 'delivered') AS delivered,
+           count(*) FILTER (WHERE delivery_outcome = 'not_delivered') AS delivery_failed,
+           count(*) FILTER (WHERE delivery_outcome = 'no_receipt') AS no_receipt,
+           median(latency_seconds) AS latency
+    FROM message_sends($from, $to)
 ),
 figures (position, figure, value) AS (
-    SELECT 1, 'postbacks', count(*)::VARCHAR
-    FROM postbacks WHERE occurred_at >= $from AND occurred_at < $to
-    UNION ALL SELECT 2, 'passes generated', generated::VARCHAR FROM passes
-    UNION ALL SELECT 3, 'passes failed', failed::VARCHAR FROM passes
-    UNION ALL SELECT 4, 'pass failure rate',
-        coalesce(round(100.0 * failed / nullif(generated + failed, 0), 1)::VARCHAR || '%', 'n/a')
-        FROM passes
-    UNION ALL SELECT 5, 'messages sent', sent::VARCHAR FROM messages
-    UNION ALL SELECT 6, 'messages delivered', delivered::VARCHAR FROM messages
-    UNION ALL SELECT 7, 'messages not delivered', failed::VARCHAR FROM messages
-    UNION ALL SELECT 8, 'delivery rate',
-        coalesce(round(100.0 * delivered / nullif(delivered + failed, 0), 1)::VARCHAR || '%', 'n/a')
-        FROM messages
-    UNION ALL SELECT 9, 'median delivery latency',
-        coalesce(round(median(seconds), 1)::VARCHAR || ' s', 'n/a') FROM latencies
-    UNION ALL SELECT 10, 'sends without receipt', (count(*) - count(seconds))::VARCHAR FROM latencies
-    UNION ALL SELECT 11, 'messages received', count(*)::VARCHAR
-        FROM inbound_messages WHERE occurred_at >= $from AND occurred_at < $to
-    UNION ALL SELECT 12, 'subscribes', count(*) FILTER (WHERE action = 'subscribe')::VARCHAR
-        FROM subscriptions WHERE occurred_at >= $from AND occurred_at < $to
-    UNION ALL SELECT 13, 'unsubscribes', count(*) FILTER (WHERE action = 'unsubscribe')::VARCHAR
-        FROM subscriptions WHERE occurred_at >= $from AND occurred_at < $to
-    UNION ALL SELECT 14, 'retried copies', count(*)::VARCHAR
-        FROM duplicates d JOIN postbacks p ON p.postback_id = d.postback_id
-        WHERE p.occurred_at >= $from AND p.occurred_at < $to
+    SELECT 1, 'postbacks', postbacks::VARCHAR FROM dated
+    UNION ALL SELECT 2, 'postbacks dated by arrival', by_arrival::VARCHAR FROM dated
+    UNION ALL SELECT 3, 'outcome unknown', unknown::VARCHAR FROM dated
+    UNION ALL SELECT 4, 'passes generated', generated::VARCHAR FROM passes
+    UNION ALL SELECT 5, 'passes failed', failed::VARCHAR FROM passes
+    UNION ALL SELECT 6, 'pass failure rate', rate_text(failed, generated + failed) FROM passes
+    UNION ALL SELECT 7, 'messages sent', sent::VARCHAR FROM sends
+    UNION ALL SELECT 8, 'send failures', send_failed::VARCHAR FROM sends
+    UNION ALL SELECT 9, 'send failure rate', rate_text(send_failed, sent + send_failed) FROM sends
+    UNION ALL SELECT 10, 'messages delivered', delivered::VARCHAR FROM sends
+    UNION ALL SELECT 11, 'delivery failures', delivery_failed::VARCHAR FROM sends
+    UNION ALL SELECT 12, 'delivery rate', rate_text(delivered, sent) FROM sends
+    UNION ALL SELECT 13, 'sends without receipt', no_receipt::VARCHAR FROM sends
+    UNION ALL SELECT 14, 'median delivery latency',
+        coalesce(round(latency, 1)::VARCHAR || ' s', 'n/a') FROM sends
+    UNION ALL SELECT 15, 'messages received', count(*)::VARCHAR
+        FROM inbound_messages WHERE event_at >= $from AND event_at < $to
+    UNION ALL SELECT 16, 'subscribes', count(*) FILTER (WHERE action = 'subscribe')::VARCHAR
+        FROM subscriptions WHERE event_at >= $from AND event_at < $to
+    UNION ALL SELECT 17, 'unsubscribes', count(*) FILTER (WHERE action = 'unsubscribe')::VARCHAR
+        FROM subscriptions WHERE event_at >= $from AND event_at < $to
+    UNION ALL SELECT 18, 'retried copies', count(*)::VARCHAR
+        FROM duplicates d JOIN postback_outcomes p ON p.postback_id = d.postback_id
+        WHERE p.event_at >= $from AND p.event_at < $to
 )
 SELECT figure, value FROM figures ORDER BY position;

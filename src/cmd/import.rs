@@ -1,6 +1,6 @@
 //! `postback-archive import`: bring new and changed postback files into the archive.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -8,6 +8,7 @@ use clap::Args;
 use crate::cli::{Global, Outcome};
 use crate::discover::{WalkOptions, resolve_roots};
 use crate::import::{Ending, ImportOptions, ImportOutcome, run_import};
+use crate::problem::printable;
 use crate::progress::ImportProgress;
 use crate::signals::Stop;
 use crate::store::Archive;
@@ -89,7 +90,13 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
     progress.finish();
     let outcome = outcome
         .map_err(|error| out_of_memory_hint(error.into(), options.memory_limit_mb))
-        .with_context(|| format!("import into {} failed", global.db.display()))?;
+        .map_err(|error| disk_full_hint(error, &global.db))
+        .with_context(|| {
+            format!(
+                "import into {} failed",
+                printable(&global.db.display().to_string())
+            )
+        })?;
     match outcome.ending {
         Ending::Interrupted(signal) => {
             eprintln!(
@@ -130,6 +137,19 @@ fn out_of_memory_hint(error: anyhow::Error, limit_mb: u32) -> anyhow::Error {
     let raised = (limit_mb.saturating_mul(2)).max(256);
     anyhow::anyhow!(
         "{message}\nDuckDB needed more than --memory-limit {limit_mb} (MB); run the import again with --memory-limit {raised}"
+    )
+}
+
+/// A full disk reaches us as the operating system's text inside DuckDB's message; say
+/// what it means for the archive and what to do.
+fn disk_full_hint(error: anyhow::Error, db: &Path) -> anyhow::Error {
+    let message = format!("{error:#}");
+    if !message.contains("No space left on device") {
+        return error;
+    }
+    anyhow::anyhow!(
+        "{message}\nThe disk holding {} is full. The batches committed before are kept and this run is marked failed; free space there and run import again to finish the job",
+        printable(&db.display().to_string())
     )
 }
 

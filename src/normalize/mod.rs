@@ -15,7 +15,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::parse::{Field, RawPostback};
 use crate::problem::{Problem, ProblemKind};
-use columns::{COLUMNS, ColumnKind, TIME_ELEMENTS, column_for};
+use columns::{CODE, COLUMNS, ColumnKind, ORIGIN, STATUS_CODE, TIME_ELEMENTS, column_for};
 use timestamp::parse_timestamp;
 
 /// A typed column value.
@@ -152,7 +152,11 @@ impl Builder<'_, '_> {
         for (index, items) in lists {
             self.values[index] = Some(Value::Text(Json::Array(items).to_string()));
         }
-        if self.values[0].is_none() {
+        // The code that decides the outcome: STATUSCODE where there is one, else CODE.
+        if self.values[STATUS_CODE].is_none() {
+            self.values[STATUS_CODE] = self.values[CODE].clone();
+        }
+        if self.values[ORIGIN].is_none() {
             let message = "postback has no <ORIGIN>; stored with origin NULL";
             self.problems.push(Problem::new(
                 ProblemKind::BadValue,

@@ -60,11 +60,35 @@ fn attributes_and_unknown_elements_go_to_extra() {
             r#"{"@xmlns:xsi":"http://www.w3.org/2001/XMLSchema-instance","@xsi:noNamespaceSchemaLocation":"http://www.skycore.com/schema/postback.xsd"}"#
         )
     );
-    let (postback, _) = one(b"<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N301</CODE><NEWFIELD>a</NEWFIELD><NEWFIELD>b</NEWFIELD><STATUSCODE>N301</STATUSCODE></POSTBACK>");
+    let (postback, _) = one(b"<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>N301</CODE><NEWFIELD>a</NEWFIELD><NEWFIELD>b</NEWFIELD><STATUSCODE>N301</STATUSCODE><CODE>N302</CODE></POSTBACK>");
     assert_eq!(
         postback.extra.as_deref(),
-        Some(r#"{"NEWFIELD":["a","b"],"STATUSCODE":"N301"}"#)
+        Some(r#"{"CODE":"N302","NEWFIELD":["a","b"]}"#)
     );
+}
+
+/// Issue 13: `<CODE>N801</CODE><STATUSCODE>N802</STATUSCODE>` was stored as status_code
+/// N801 (the first of the two), and so counted as a generated pass.
+#[test]
+fn a_pass_with_code_n801_and_statuscode_n802_is_decided_by_its_statuscode() {
+    let code_first = b"<POSTBACK><ORIGIN>GENERATE_PASS</ORIGIN><CODE>N801</CODE>\
+        <STATUSCODE>N802</STATUSCODE></POSTBACK>";
+    let statuscode_first = b"<POSTBACK><ORIGIN>GENERATE_PASS</ORIGIN>\
+        <STATUSCODE>N802</STATUSCODE><CODE>N801</CODE></POSTBACK>";
+    for xml in [&code_first[..], &statuscode_first[..]] {
+        let (postback, _) = one(xml);
+        assert_eq!(postback.get("code").cloned(), text("N801"));
+        assert_eq!(postback.get("status_code").cloned(), text("N802"));
+        assert_eq!(postback.extra, None);
+    }
+    // Without STATUSCODE, CODE decides; without CODE, code stays empty.
+    let (message, _) = one(b"<POSTBACK><ORIGIN>SMS_MT</ORIGIN><CODE>N201</CODE></POSTBACK>");
+    assert_eq!(message.get("code").cloned(), text("N201"));
+    assert_eq!(message.get("status_code").cloned(), text("N201"));
+    let (pass, _) =
+        one(b"<POSTBACK><ORIGIN>GENERATE_PASS</ORIGIN><statuscode>N811</statuscode></POSTBACK>");
+    assert_eq!(pass.get("code"), None);
+    assert_eq!(pass.get("status_code").cloned(), text("N811"));
 }
 
 #[test]

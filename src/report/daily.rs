@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use crate::output::{self, Destination, Format, OutputError, RowSink};
 use crate::store::Archive;
 use crate::store::query::{Cell, Column, RowReceiver};
-use crate::store::report::{ArchiveState, archive_state, postbacks_between};
+use crate::store::report::{ArchiveState, PeriodCounts, archive_state, period_counts};
 
 use super::folder::StagedFolder;
 use super::page;
@@ -124,7 +124,7 @@ pub fn write_daily(
     refuse_folder_holding_archive(archive, config)?;
     let day = Period::ending(config.date, 1, config.zone);
     let state = archive_state(archive)?;
-    let postbacks = postbacks_between(archive, day.starts().naive_utc(), day.ends().naive_utc())?;
+    let counts = period_counts(archive, day.starts().naive_utc(), day.ends().naive_utc())?;
     let target = config.out_dir.join(config.date.to_string());
     let folder_error = |source| ReportError::Folder {
         path: target.clone(),
@@ -145,8 +145,9 @@ pub fn write_daily(
     }
     let facts = DayFacts {
         period: day,
-        postbacks,
-        notices: notices(&day, postbacks, &state),
+        postbacks: counts.postbacks,
+        dated_by_arrival: counts.dated_by_arrival,
+        notices: notices(&day, &counts, &state),
         key_figures: key_figures(&written),
     };
     let mut files: Vec<String> = written.iter().flat_map(|w| w.files.clone()).collect();
@@ -163,7 +164,7 @@ pub fn write_daily(
     Ok(DailyOutcome {
         folder,
         files: files.len(),
-        postbacks,
+        postbacks: counts.postbacks,
         period: day,
     })
 }
@@ -271,12 +272,30 @@ impl RowReceiver for Fanout {
 }
 
 /// What the reader of the day's reports must be told before reading them.
-fn notices(day: &Period, postbacks: i64, state: &ArchiveState) -> Vec<String> {
+fn notices(day: &Period, counts: &PeriodCounts, state: &ArchiveState) -> Vec<String> {
     let mut notices = Vec::new();
-    if postbacks == 0 {
+    if counts.postbacks == 0 {
         notices.push(format!(
             "No postbacks in the archive occurred on {}: the reports of this day have no rows, or only zeros. Check that the import ran.",
             day.describe()
+        ));
+    }
+    if counts.dated_by_arrival > 0 {
+        notices.push(format!(
+            "{} of the day's {} postbacks carry no timestamp of their own (EMAIL_SUB, older-edition SUB, saved-MMS results, MMS send failures): the reports date them by when they arrived (received_at; for imported files, the file's modification time).",
+            counts.dated_by_arrival, counts.postbacks
+        ));
+    }
+    if counts.outcome_unknown > 0 {
+        notices.push(format!(
+            "{} of the day's postbacks have a code, or a STATUS for their code, that neither edition of the platform's documentation defines: their outcome is unknown, and the reports count them as neither success nor failure (SELECT * FROM postback_outcomes WHERE outcome = 'unknown' lists them).",
+            counts.outcome_unknown
+        ));
+    }
+    if counts.undated > 0 {
+        notices.push(format!(
+            "{} postbacks of the archive have neither a timestamp nor an arrival time: they belong to no day and are in no report.",
+            counts.undated
         ));
     }
     match &state.last_import_run {

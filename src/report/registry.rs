@@ -21,6 +21,7 @@ pub const CANNED: &[(&str, &str)] = canned_reports![
     "pass-volume",
     "pass-volume-hourly",
     "failure-codes",
+    "failure-reasons",
     "failure-trend",
     "carrier-delivery",
     "delivery-latency",

@@ -19,6 +19,8 @@ use super::period::{Period, local_rfc3339};
 pub(super) struct DayFacts {
     pub period: Period,
     pub postbacks: i64,
+    /// Of those, the ones dated by their arrival: they carry no timestamp.
+    pub dated_by_arrival: i64,
     pub notices: Vec<String>,
     pub key_figures: Vec<(String, String)>,
 }
@@ -28,11 +30,16 @@ pub(super) fn title(day: &Period) -> String {
     format!("Postback reports for {}", day.describe())
 }
 
-/// `2026-11-01T00:00:00-04:00 to 2026-11-02T00:00:00-05:00: 25 hours, 27 postbacks`.
+/// `2026-11-01T00:00:00-04:00 to 2026-11-02T00:00:00-05:00: 25 hours, 27 postbacks`,
+/// and `(1 dated by arrival)` when some carry no timestamp.
 pub(super) fn subtitle(facts: &DayFacts) -> String {
     let (starts, ends) = (facts.period.starts(), facts.period.ends());
+    let by_arrival = match facts.dated_by_arrival {
+        0 => String::new(),
+        n => format!(" ({n} dated by arrival)"),
+    };
     format!(
-        "{} to {}: {} hours, {} postbacks",
+        "{} to {}: {} hours, {} postbacks{by_arrival}",
         starts.format("%Y-%m-%dT%H:%M:%S%:z"),
         ends.format("%Y-%m-%dT%H:%M:%S%:z"),
         (ends - starts).num_hours(),
@@ -61,6 +68,7 @@ pub(super) fn write_summary(
             .format("%Y-%m-%dT%H:%M:%S%:z")
             .to_string(),
         postbacks: facts.postbacks,
+        postbacks_dated_by_arrival: facts.dated_by_arrival,
         notices: &facts.notices,
         key_figures: facts
             .key_figures
@@ -152,6 +160,7 @@ struct SummaryJson<'a> {
     from: String,
     to: String,
     postbacks: i64,
+    postbacks_dated_by_arrival: i64,
     notices: &'a [String],
     key_figures: Vec<KeyFigure<'a>>,
 }
@@ -175,6 +184,8 @@ pub(super) struct Manifest<'a> {
     tool_version: &'static str,
     archive: ArchiveJson,
     postbacks_in_period: i64,
+    /// Of those, the ones without a timestamp of their own, dated by their arrival.
+    postbacks_dated_by_arrival: i64,
     notices: &'a [String],
     reports: Vec<ReportJson<'a>>,
     /// Every file of the folder but the manifest, in the order written.
@@ -247,6 +258,7 @@ impl<'a> Manifest<'a> {
                 last_import_run: run,
             },
             postbacks_in_period: facts.postbacks,
+            postbacks_dated_by_arrival: facts.dated_by_arrival,
             notices: &facts.notices,
             reports: written.iter().map(report_json).collect(),
             files,

@@ -23,8 +23,8 @@ use duckdb::Connection;
 
 use crate::problem::printable;
 use files::Found;
-use raw::Database;
-pub use raw::RawConnection;
+use raw::{Database, Opened};
+pub use raw::{RawConnection, RawError};
 
 pub use files::{ArchiveFiles, process_is_running};
 pub use schema::SCHEMA_VERSION;
@@ -116,7 +116,7 @@ pub enum StoreError {
     Open { path: PathBuf, message: String },
     /// Writing import results failed (DuckDB's message).
     #[error("{0}")]
-    Write(String),
+    Write(#[from] raw::RawError),
     #[error(transparent)]
     Db(#[from] duckdb::Error),
 }
@@ -126,11 +126,10 @@ pub fn shown(path: &Path) -> String {
     printable(&path.to_string_lossy()).into_owned()
 }
 
-/// An open archive. The connection is declared before the database so that it is
-/// dropped first, and the database before the sandbox, whose private folder goes last.
+/// An open archive. The database (with its connection) is declared before the sandbox,
+/// so it is closed before the sandbox's private folder goes.
 pub struct Archive {
-    conn: Connection,
-    database: Database,
+    opened: Opened,
     sandbox: Option<sandbox::Sandbox>,
     files: ArchiveFiles,
     path: PathBuf,
@@ -150,13 +149,12 @@ impl Archive {
         files::inspect(path)?;
         let settings = settings(false);
         let database = open_waiting(path, lock_timeout, on_wait, || {
-            Database::open(path, &settings)
+            Database::open(path, &settings).map_err(|error| error.to_string())
         })?;
-        let conn = database.connection()?;
-        schema::prepare(&conn, path)?;
+        let opened = Opened::new(database)?;
+        schema::prepare(opened.connection(), path)?;
         Ok(Archive {
-            conn,
-            database,
+            opened,
             sandbox: None,
             files: ArchiveFiles::locate(path)?,
             path: path.to_path_buf(),
@@ -181,29 +179,32 @@ impl Archive {
         }
         let files = ArchiveFiles::locate(path)?;
         let (database, sandbox) = sandbox::open(&files, path, grants, lock_timeout, on_wait)?;
-        let conn = database.connection()?;
-        schema::check_readable(&conn, path)?;
+        let opened = Opened::new(database)?;
+        schema::check_readable(opened.connection(), path)?;
         Ok(Archive {
-            conn,
-            database,
+            opened,
             sandbox: Some(sandbox),
             files,
             path: path.to_path_buf(),
         })
     }
 
+    /// The database itself, for what only the C API offers (statement counts, appenders).
+    pub(crate) fn database(&self) -> &Database {
+        self.opened.database()
+    }
+
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        self.opened.connection()
     }
 
     /// An empty archive in memory, for unit tests of the store.
     #[cfg(test)]
     pub(crate) fn in_memory() -> Archive {
         let database = Database::open(Path::new(":memory:"), &[]).expect("an in-memory database");
-        let conn = database.connection().expect("a connection");
+        let opened = Opened::new(database).expect("a connection");
         Archive {
-            conn,
-            database,
+            opened,
             sandbox: None,
             files: ArchiveFiles::default(),
             path: PathBuf::from(":memory:"),
@@ -212,7 +213,10 @@ impl Archive {
 
     /// A second connection, for the import writer's bulk appends (see [`writer::ImportWriter`]).
     pub fn writer_connection(&self) -> Result<RawConnection<'_>, StoreError> {
-        self.database.raw_connection().map_err(StoreError::Write)
+        self.opened
+            .database()
+            .raw_connection()
+            .map_err(StoreError::Write)
     }
 
     pub fn path(&self) -> &Path {

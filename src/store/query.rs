@@ -150,9 +150,9 @@ pub fn run_query_named<R: RowReceiver + ?Sized>(
     receiver: &mut R,
 ) -> Result<(), QueryError<R::Error>> {
     let count = archive
-        .database
+        .database()
         .statement_count(sql)
-        .map_err(QueryError::Sql)?;
+        .map_err(|error| QueryError::Sql(error.to_string()))?;
     if count != 1 {
         return Err(QueryError::NotOneStatement { count });
     }

@@ -13,6 +13,61 @@ use std::ptr;
 
 use duckdb::ffi;
 
+/// What went wrong in a call of the C API: DuckDB's own message where it gave one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RawError {
+    /// DuckDB refused a call; its message, or what we asked when it gave none.
+    #[error("{0}")]
+    DuckDb(String),
+    /// An appender refused a row or a chunk.
+    #[error("appending to {table}: {message}")]
+    Append { table: String, message: String },
+    /// A row was ended before every column had its value.
+    #[error("appending to {table}: a row was given {given} values for {columns} columns")]
+    IncompleteRow {
+        table: String,
+        given: usize,
+        columns: usize,
+    },
+    /// A name, a setting or SQL holds a NUL byte, which C strings cannot carry.
+    #[error("{0:?} contains a NUL byte")]
+    Nul(String),
+}
+
+/// A DuckDB configuration, destroyed when dropped (also on an early return).
+struct Config(ffi::duckdb_config);
+
+impl Config {
+    fn new(settings: &[(&str, &str)]) -> Result<Self, RawError> {
+        let mut config = Config(ptr::null_mut());
+        // SAFETY: DuckDB fills in the pointer; `Drop` destroys it once.
+        if unsafe { ffi::duckdb_create_config(&mut config.0) } != ffi::DuckDBSuccess {
+            return Err(RawError::DuckDb(
+                "cannot create a DuckDB configuration".to_string(),
+            ));
+        }
+        for (name, value) in settings {
+            let (c_name, c_value) = (c_string(name)?, c_string(value)?);
+            // SAFETY: a valid configuration and C strings; DuckDB copies both.
+            let state =
+                unsafe { ffi::duckdb_set_config(config.0, c_name.as_ptr(), c_value.as_ptr()) };
+            if state != ffi::DuckDBSuccess {
+                return Err(RawError::DuckDb(format!(
+                    "DuckDB does not accept the setting {name} = {value:?}"
+                )));
+            }
+        }
+        Ok(config)
+    }
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        // SAFETY: created by duckdb_create_config (or still null, which DuckDB ignores).
+        unsafe { ffi::duckdb_destroy_config(&mut self.0) }
+    }
+}
+
 /// An open database file. Connections borrow it, so it outlives them.
 pub struct Database {
     handle: ffi::duckdb_database,
@@ -20,44 +75,32 @@ pub struct Database {
 
 impl Database {
     /// Open `path` with `settings` (name, value); the error is DuckDB's message.
-    pub fn open(path: &Path, settings: &[(&str, &str)]) -> Result<Self, String> {
+    pub fn open(path: &Path, settings: &[(&str, &str)]) -> Result<Self, RawError> {
         let c_path = c_string(&path.to_string_lossy())?;
-        let mut config: ffi::duckdb_config = ptr::null_mut();
-        // SAFETY: every pointer passed is valid for the call; the config is destroyed below.
-        unsafe {
-            if ffi::duckdb_create_config(&mut config) != ffi::DuckDBSuccess {
-                return Err("cannot create a DuckDB configuration".to_string());
-            }
-            for (name, value) in settings {
-                let (name, value) = (c_string(name)?, c_string(value)?);
-                if ffi::duckdb_set_config(config, name.as_ptr(), value.as_ptr())
-                    != ffi::DuckDBSuccess
-                {
-                    ffi::duckdb_destroy_config(&mut config);
-                    return Err(format!("DuckDB does not accept the setting {name:?}"));
-                }
-            }
-            let mut handle: ffi::duckdb_database = ptr::null_mut();
-            let mut error: *mut c_char = ptr::null_mut();
-            let state = ffi::duckdb_open_ext(c_path.as_ptr(), &mut handle, config, &mut error);
-            ffi::duckdb_destroy_config(&mut config);
-            if state != ffi::DuckDBSuccess {
-                let message = if error.is_null() {
-                    "cannot open the database".to_string()
-                } else {
-                    let message = CStr::from_ptr(error).to_string_lossy().into_owned();
-                    ffi::duckdb_free(error.cast());
-                    message
-                };
-                return Err(message);
-            }
-            Ok(Database { handle })
+        let config = Config::new(settings)?;
+        let mut handle: ffi::duckdb_database = ptr::null_mut();
+        let mut error: *mut c_char = ptr::null_mut();
+        // SAFETY: every pointer passed is valid for the call; DuckDB allocates `error`
+        // only on failure, and it is freed below.
+        let state =
+            unsafe { ffi::duckdb_open_ext(c_path.as_ptr(), &mut handle, config.0, &mut error) };
+        if state == ffi::DuckDBSuccess {
+            return Ok(Database { handle });
         }
+        // SAFETY: null or a C string DuckDB allocated for us, freed once.
+        let message = unsafe {
+            let message = message(error, "cannot open the database");
+            if !error.is_null() {
+                ffi::duckdb_free(error.cast());
+            }
+            message
+        };
+        Err(RawError::DuckDb(message))
     }
 
     /// How many statements `sql` holds, as DuckDB's parser splits it, without running
     /// any (the `duckdb` crate runs all but the last when it prepares several).
-    pub fn statement_count(&self, sql: &str) -> Result<usize, String> {
+    pub fn statement_count(&self, sql: &str) -> Result<usize, RawError> {
         let c_sql = c_string(sql)?;
         let connection = self.raw_connection()?;
         let mut extracted: ffi::duckdb_extracted_statements = ptr::null_mut();
@@ -71,7 +114,7 @@ impl Database {
                 if error.is_null() {
                     Ok(0)
                 } else {
-                    Err(message(error, "the SQL cannot be parsed"))
+                    Err(RawError::DuckDb(message(error, "the SQL cannot be parsed")))
                 }
             } else {
                 Ok(count as usize)
@@ -81,19 +124,26 @@ impl Database {
         }
     }
 
-    /// A `duckdb` crate connection to this database, for everything but bulk appends.
-    pub fn connection(&self) -> duckdb::Result<duckdb::Connection> {
-        // SAFETY: the handle is open; the caller keeps `self` alive longer than the
-        // connection (Archive declares the connection first, so it drops first).
-        unsafe { duckdb::Connection::open_from_raw(self.handle) }
+    /// Run `work` with a `duckdb` crate connection that is closed when it returns, for
+    /// set-up on a database that is not kept in an [`Opened`].
+    pub fn with_connection<T>(
+        &self,
+        work: impl FnOnce(&duckdb::Connection) -> T,
+    ) -> Result<T, duckdb::Error> {
+        // SAFETY: the handle is open while `self` is borrowed, and the connection is
+        // dropped at the end of this call, before `self` can be.
+        let conn = unsafe { duckdb::Connection::open_from_raw(self.handle) }?;
+        Ok(work(&conn))
     }
 
     /// A connection of our own, for a writer that appends data chunks.
-    pub fn raw_connection(&self) -> Result<RawConnection<'_>, String> {
+    pub fn raw_connection(&self) -> Result<RawConnection<'_>, RawError> {
         let mut handle: ffi::duckdb_connection = ptr::null_mut();
         // SAFETY: the database handle is open for the lifetime of `self`.
         if unsafe { ffi::duckdb_connect(self.handle, &mut handle) } != ffi::DuckDBSuccess {
-            return Err("cannot connect to the database".to_string());
+            return Err(RawError::DuckDb(
+                "cannot connect to the database".to_string(),
+            ));
         }
         Ok(RawConnection {
             handle,
@@ -109,6 +159,31 @@ impl Drop for Database {
     }
 }
 
+/// A database with the `duckdb` crate connection kept open on it: the one way to hold
+/// such a connection beyond a call. The connection is declared first, so it is closed
+/// before the database it points into.
+pub struct Opened {
+    conn: duckdb::Connection,
+    database: Database,
+}
+
+impl Opened {
+    pub fn new(database: Database) -> Result<Self, duckdb::Error> {
+        // SAFETY: the handle is open, and the connection lives in this struct beside
+        // the database, dropped before it (fields drop in declaration order).
+        let conn = unsafe { duckdb::Connection::open_from_raw(database.handle) }?;
+        Ok(Opened { conn, database })
+    }
+
+    pub fn connection(&self) -> &duckdb::Connection {
+        &self.conn
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+}
+
 /// A connection that runs plain SQL and creates chunk appenders.
 pub struct RawConnection<'db> {
     handle: ffi::duckdb_connection,
@@ -117,7 +192,7 @@ pub struct RawConnection<'db> {
 
 impl RawConnection<'_> {
     /// Run SQL without parameters or results; the error is DuckDB's message.
-    pub fn execute(&self, sql: &str) -> Result<(), String> {
+    pub fn execute(&self, sql: &str) -> Result<(), RawError> {
         let c_sql = c_string(sql)?;
         // SAFETY: duckdb_result is a plain C struct DuckDB fills in; destroyed below.
         unsafe {
@@ -126,18 +201,25 @@ impl RawConnection<'_> {
             let error = if state == ffi::DuckDBSuccess {
                 None
             } else {
-                Some(message(
+                Some(RawError::DuckDb(message(
                     ffi::duckdb_result_error(&mut result),
                     "query failed",
-                ))
+                )))
             };
             ffi::duckdb_destroy_result(&mut result);
             error.map_or(Ok(()), Err)
         }
     }
 
-    /// An appender for `table`, in the `temp` catalog when `temporary`.
-    pub fn appender(&self, table: &str, temporary: bool) -> Result<ChunkAppender<'_>, String> {
+    /// An appender for `columns` of `table` (in the `temp` catalog when `temporary`),
+    /// in that order: the `set_*` methods take a position in `columns`, whatever the
+    /// order of the table's own columns. The others get their default (NULL).
+    pub fn appender(
+        &self,
+        table: &str,
+        temporary: bool,
+        columns: &[&str],
+    ) -> Result<ChunkAppender<'_>, RawError> {
         let c_table = c_string(table)?;
         let catalog = temporary.then(|| c_string("temp")).transpose()?;
         let catalog_ptr = catalog.as_ref().map_or(ptr::null(), |c| c.as_ptr());
@@ -155,6 +237,14 @@ impl RawConnection<'_> {
         let mut appender = ChunkAppender::new(handle, table);
         if state != ffi::DuckDBSuccess {
             return Err(appender.error());
+        }
+        for column in columns {
+            let c_column = c_string(column)?;
+            // SAFETY: a valid appender and C string; DuckDB copies the name.
+            let state = unsafe { ffi::duckdb_appender_add_column(handle, c_column.as_ptr()) };
+            if state != ffi::DuckDBSuccess {
+                return Err(appender.error_about(&format!(" (column {column})")));
+            }
         }
         appender.create_chunk();
         Ok(appender)
@@ -190,6 +280,9 @@ pub struct ChunkAppender<'c> {
     vectors: Vec<ffi::duckdb_vector>,
     data: Vec<*mut u8>,
     row: usize,
+    /// Values set in the current row, checked by `end_row`: a column left unset would
+    /// keep the value of the chunk's previous row.
+    values_in_row: usize,
     capacity: usize,
     chunks_buffered: usize,
     connection: PhantomData<&'c ()>,
@@ -208,6 +301,7 @@ impl ChunkAppender<'_> {
             vectors: Vec::new(),
             data: Vec::new(),
             row: 0,
+            values_in_row: 0,
             // SAFETY: a constant of the library.
             capacity: unsafe { ffi::duckdb_vector_size() } as usize,
             chunks_buffered: 0,
@@ -250,19 +344,38 @@ impl ChunkAppender<'_> {
         }
     }
 
-    fn slot<T>(&mut self, column: usize, kind: Kind) -> *mut T {
+    /// The checks every `set_*` relies on for its unsafe write: the row is inside the
+    /// chunk (`end_row` hands a full chunk on before the row could reach `capacity`), and
+    /// the column exists and holds `kind`. A failure is a bug of the writer, not input.
+    fn check(&self, column: usize, kind: Kind) {
+        assert!(
+            self.row < self.capacity,
+            "row {} of a {}-row chunk",
+            self.row,
+            self.capacity
+        );
         assert_eq!(
-            self.kinds[column], kind,
+            self.kinds.get(column),
+            Some(&kind),
             "column {column} of {} is not {kind:?}",
             self.table
         );
-        // SAFETY: row < capacity, and the vector's data holds `capacity` values of T.
+    }
+
+    fn slot<T>(&mut self, column: usize, kind: Kind) -> *mut T {
+        self.check(column, kind);
+        // SAFETY: `check` made sure that `row < capacity` and that the column holds
+        // `kind`, whose values are `T` (each `set_*` pairs them); the vector's data holds
+        // `capacity` values of `T`.
         unsafe { self.data[column].cast::<T>().add(self.row) }
     }
 
     /// NULL in any column.
     pub fn set_null(&mut self, column: usize) {
-        // SAFETY: the vector is valid; its validity mask is made writable first.
+        assert!(self.row < self.capacity && column < self.vectors.len());
+        self.values_in_row += 1;
+        // SAFETY: the vector is valid and `row` is within it (checked above); its
+        // validity mask is made writable first.
         unsafe {
             let vector = self.vectors[column];
             ffi::duckdb_vector_ensure_validity_writable(vector);
@@ -275,8 +388,11 @@ impl ChunkAppender<'_> {
 
     fn set<T>(&mut self, column: usize, kind: Kind, value: Option<T>) {
         match value {
-            // SAFETY: `slot` checked the column's type and the row's bounds.
-            Some(value) => unsafe { self.slot::<T>(column, kind).write(value) },
+            Some(value) => {
+                self.values_in_row += 1;
+                // SAFETY: `slot` checked the column's type and the row's bound.
+                unsafe { self.slot::<T>(column, kind).write(value) }
+            }
             None => self.set_null(column),
         }
     }
@@ -312,30 +428,36 @@ impl ChunkAppender<'_> {
 
     /// VARCHAR (and JSON, a VARCHAR with an alias); DuckDB copies the text.
     pub fn set_str(&mut self, column: usize, value: Option<&str>) {
-        assert_eq!(
-            self.kinds[column],
-            Kind::Varchar,
-            "column {column} of {} is not text",
-            self.table
-        );
+        self.check(column, Kind::Varchar);
         match value {
-            // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies the
-            // bytes. A `&str` is valid UTF-8, so DuckDB's own check is skipped.
-            Some(text) => unsafe {
-                let bytes = text.as_ptr().cast::<c_char>();
-                ffi::duckdb_unsafe_vector_assign_string_element_len(
-                    self.vectors[column],
-                    self.row as u64,
-                    bytes,
-                    text.len() as u64,
-                );
-            },
+            Some(text) => {
+                self.values_in_row += 1;
+                // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies
+                // the bytes. A `&str` is valid UTF-8, so DuckDB's own check is skipped.
+                unsafe {
+                    ffi::duckdb_unsafe_vector_assign_string_element_len(
+                        self.vectors[column],
+                        self.row as u64,
+                        text.as_ptr().cast::<c_char>(),
+                        text.len() as u64,
+                    );
+                }
+            }
             None => self.set_null(column),
         }
     }
 
-    /// Finish the current row; a full chunk goes to DuckDB.
-    pub fn end_row(&mut self) -> Result<(), String> {
+    /// Finish the current row, which must have one value per column; a full chunk
+    /// goes to DuckDB.
+    pub fn end_row(&mut self) -> Result<(), RawError> {
+        let values = std::mem::take(&mut self.values_in_row);
+        if values != self.kinds.len() {
+            return Err(RawError::IncompleteRow {
+                table: self.table.clone(),
+                given: values,
+                columns: self.kinds.len(),
+            });
+        }
         self.row += 1;
         if self.row == self.capacity {
             self.append_chunk()
@@ -344,7 +466,7 @@ impl ChunkAppender<'_> {
         }
     }
 
-    fn append_chunk(&mut self) -> Result<(), String> {
+    fn append_chunk(&mut self) -> Result<(), RawError> {
         if self.row == 0 {
             return Ok(());
         }
@@ -370,7 +492,7 @@ impl ChunkAppender<'_> {
         }
     }
 
-    fn flush_buffered(&mut self) -> Result<(), String> {
+    fn flush_buffered(&mut self) -> Result<(), RawError> {
         self.chunks_buffered = 0;
         // SAFETY: the appender is valid.
         if unsafe { ffi::duckdb_appender_flush(self.handle) } == ffi::DuckDBSuccess {
@@ -381,15 +503,23 @@ impl ChunkAppender<'_> {
     }
 
     /// Hand every appended row to the connection's transaction.
-    pub fn flush(&mut self) -> Result<(), String> {
+    pub fn flush(&mut self) -> Result<(), RawError> {
         self.append_chunk()?;
         self.flush_buffered()
     }
 
-    fn error(&self) -> String {
-        // SAFETY: the appender owns its error message.
+    fn error(&self) -> RawError {
+        self.error_about("")
+    }
+
+    /// The appender's error, with `about` added to DuckDB's message.
+    fn error_about(&self, about: &str) -> RawError {
+        // SAFETY: the appender owns its error message (null before any error).
         let detail = unsafe { message(ffi::duckdb_appender_error(self.handle), "append failed") };
-        format!("appending to {}: {detail}", self.table)
+        RawError::Append {
+            table: self.table.clone(),
+            message: format!("{detail}{about}"),
+        }
     }
 }
 
@@ -421,8 +551,8 @@ fn kind_of(type_id: ffi::DUCKDB_TYPE, table: &str) -> Kind {
     }
 }
 
-fn c_string(text: &str) -> Result<CString, String> {
-    CString::new(text).map_err(|_| format!("{text:?} contains a NUL byte"))
+fn c_string(text: &str) -> Result<CString, RawError> {
+    CString::new(text).map_err(|_| RawError::Nul(text.to_string()))
 }
 
 /// # Safety
@@ -450,7 +580,8 @@ mod tests {
         raw.execute("CREATE TABLE t (b BOOLEAN, s SMALLINT, i INTEGER, l BIGINT, h UHUGEINT, ts TIMESTAMP, v VARCHAR, j JSON)")
             .unwrap();
         raw.execute("BEGIN").unwrap();
-        let mut appender = raw.appender("t", false).unwrap();
+        let columns = ["b", "s", "i", "l", "h", "ts", "v", "j"];
+        let mut appender = raw.appender("t", false, &columns).unwrap();
         for n in 0..5000_i64 {
             let null = n % 3 == 0;
             appender.set_bool(0, (!null).then_some(n % 2 == 0));
@@ -471,14 +602,16 @@ mod tests {
         appender.flush().unwrap();
         drop(appender);
         raw.execute("COMMIT").unwrap();
-        let conn = database.connection().unwrap();
-        let row: (i64, i64, String, String, String) = conn
-            .query_row(
-                "SELECT count(*), count(i), max(h)::VARCHAR, max(v), (SELECT ts::VARCHAR FROM t WHERE l = 4999::BIGINT * 1000000007)
-                 FROM t",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
+        let row: (i64, i64, String, String, String) = database
+            .with_connection(|conn| {
+                conn.query_row(
+                    "SELECT count(*), count(i), max(h)::VARCHAR, max(v), (SELECT ts::VARCHAR FROM t WHERE l = 4999::BIGINT * 1000000007)
+                     FROM t",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+            })
+            .unwrap()
             .unwrap();
         assert_eq!(
             row,
@@ -493,15 +626,86 @@ mod tests {
     }
 
     #[test]
+    fn appends_named_columns_in_any_order_and_refuses_an_incomplete_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(&dir.path().join("t.duckdb"), &[]).unwrap();
+        let raw = database.raw_connection().unwrap();
+        raw.execute("CREATE TABLE t (a INTEGER, b VARCHAR, c BIGINT DEFAULT 7)")
+            .unwrap();
+        let mut appender = raw.appender("t", false, &["b", "a"]).unwrap();
+        appender.set_str(0, Some("second"));
+        appender.set_i32(1, Some(1));
+        appender.end_row().unwrap();
+        appender.set_str(0, Some("left out a"));
+        assert_eq!(
+            appender.end_row().unwrap_err().to_string(),
+            "appending to t: a row was given 1 values for 2 columns"
+        );
+        appender.flush().unwrap();
+        drop(appender);
+        let row: (i32, String, i64) = database
+            .with_connection(|conn| {
+                conn.query_row("SELECT a, b, c FROM t", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(row, (1, "second".to_string(), 7));
+        let unknown = raw
+            .appender("t", false, &["a", "nope"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            unknown.starts_with("appending to t: ") && unknown.ends_with(" (column nope)"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
     fn reports_duckdbs_own_errors() {
         let dir = tempfile::tempdir().unwrap();
         let database = Database::open(&dir.path().join("t.duckdb"), &[]).unwrap();
         let raw = database.raw_connection().unwrap();
         assert_eq!(
-            raw.execute("SELEC 1").unwrap_err().lines().next().unwrap(),
+            raw.execute("SELEC 1")
+                .unwrap_err()
+                .to_string()
+                .lines()
+                .next()
+                .unwrap(),
             "Parser Error: syntax error at or near \"SELEC\""
         );
-        let missing = raw.appender("missing", false).err().unwrap();
+        let missing = raw
+            .appender("missing", false, &[])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(missing.starts_with("appending to missing: "), "{missing}");
+    }
+
+    #[test]
+    fn a_refused_setting_is_named_and_its_configuration_freed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.duckdb");
+        let nul = Database::open(&path, &[("threads", "1\0")]).err().unwrap();
+        assert_eq!(nul, RawError::Nul("1\0".to_string()));
+        let unknown = Database::open(&path, &[("no_such_setting", "1")])
+            .err()
+            .unwrap();
+        assert_eq!(
+            unknown.to_string(),
+            "Invalid Input Error: The following options were not recognized: no_such_setting"
+        );
+        // The database opens afterwards: nothing of the refused attempts lingers.
+        let database = Database::open(&path, &[("threads", "1")]).unwrap();
+        let threads: i64 = database
+            .with_connection(|conn| {
+                conn.query_row("SELECT current_setting('threads')", [], |r| r.get(0))
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(threads, 1);
     }
 }

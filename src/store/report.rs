@@ -106,19 +106,46 @@ pub fn set_period(
     Ok(())
 }
 
-/// How many postbacks occurred in `[from, to)`: zero means a report of that period
-/// has nothing to say, which its reader must be told.
-pub fn postbacks_between(
+/// What the postbacks dated in a period are, for the notices of its reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeriodCounts {
+    /// Postbacks dated in the period: by their own timestamp, or by their arrival.
+    /// Zero means a report of that period has nothing to say, which its reader must
+    /// be told.
+    pub postbacks: i64,
+    /// Of those, the ones without a timestamp of their own, dated by their arrival.
+    pub dated_by_arrival: i64,
+    /// Of those, the ones whose code or STATUS the documentation does not define.
+    pub outcome_unknown: i64,
+    /// Postbacks of the whole archive with neither a timestamp nor an arrival time:
+    /// in no period at all.
+    pub undated: i64,
+}
+
+/// Count the postbacks dated in `[from, to)` (see [`PeriodCounts`]).
+pub fn period_counts(
     archive: &Archive,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> Result<i64, StoreError> {
-    let count = archive.connection().query_row(
-        "SELECT count(*) FROM postbacks WHERE occurred_at >= ? AND occurred_at < ?",
+) -> Result<PeriodCounts, StoreError> {
+    let counts = archive.connection().query_row(
+        "SELECT count(*) FILTER (WHERE event_at >= ?1 AND event_at < ?2),
+                count(*) FILTER (WHERE event_at >= ?1 AND event_at < ?2 AND dated_by = 'arrival'),
+                count(*) FILTER (WHERE event_at >= ?1 AND event_at < ?2 AND outcome = 'unknown'),
+                count(*) FILTER (WHERE event_at IS NULL)
+         FROM postback_outcomes
+         WHERE (event_at >= ?1 AND event_at < ?2) OR event_at IS NULL",
         params![timestamp(from), timestamp(to)],
-        |row| row.get(0),
+        |row| {
+            Ok(PeriodCounts {
+                postbacks: row.get(0)?,
+                dated_by_arrival: row.get(1)?,
+                outcome_unknown: row.get(2)?,
+                undated: row.get(3)?,
+            })
+        },
     )?;
-    Ok(count)
+    Ok(counts)
 }
 
 /// The number of postbacks and the last import run.

@@ -73,7 +73,7 @@ pub(super) fn open(
     config.push(("temp_directory", temp));
     let database = open_waiting(given, lock_timeout, on_wait, || match &sandbox.link {
         Some(link) => open_linked(files, link, &config),
-        None => Database::open(files.file(), &config),
+        None => Database::open(files.file(), &config).map_err(|error| error.to_string()),
     })?;
     lock_down(&database, &granted).map_err(&unprotectable)?;
     if let Some(link) = &sandbox.link {
@@ -209,7 +209,7 @@ fn open_linked(
 ) -> Result<Database, String> {
     for _ in 0..ATTEMPTS {
         link_archive(files, link)?;
-        let database = Database::open(link, config)?;
+        let database = Database::open(link, config).map_err(|error| error.to_string())?;
         let unchanged = std::iter::once("").chain(COMPANION_SUFFIXES).all(|suffix| {
             identity(&with_suffix(files.file(), suffix)) == identity(&with_suffix(link, suffix))
         });
@@ -228,7 +228,12 @@ const ATTEMPTS: usize = 10;
 /// Grant the folders, turn external access off and lock the configuration, then
 /// check that DuckDB took it.
 fn lock_down(database: &Database, granted: &str) -> Result<(), String> {
-    let conn = database.connection().map_err(|error| error.to_string())?;
+    database
+        .with_connection(|conn| lock_down_with(conn, granted))
+        .map_err(|error| error.to_string())?
+}
+
+fn lock_down_with(conn: &duckdb::Connection, granted: &str) -> Result<(), String> {
     let allowed: Vec<String> = ALLOWED_SETTINGS
         .iter()
         .map(|name| format!("'{name}'"))

@@ -1,8 +1,11 @@
-//! Store, helper: create and migrate the archive's schema, and load the reference tables.
+//! Store, helper: create and migrate the archive's schema, and load the reference
+//! tables and the views.
 //!
-//! Migrations are SQL files compiled into the binary, numbered from 1; `archive_meta`
-//! records the version an archive is at. The reference tables are rebuilt from the
-//! CSV files in `data/` whenever the binary carries different ones.
+//! A new archive gets `sql/schema.sql`, the tables of [`SCHEMA_VERSION`]; an older one
+//! runs the numbered files of `sql/migrations/` in turn, each in one transaction, and
+//! `archive_meta` records the version an archive is at. The reference tables (from the
+//! CSV files in `data/`) and the views and macros of `sql/views.sql` are rebuilt
+//! whenever the binary carries different ones.
 
 use std::path::Path;
 
@@ -11,16 +14,32 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::StoreError;
 
+/// The tables of a new archive, at [`SCHEMA_VERSION`].
+const SCHEMA: &str = include_str!("../../sql/schema.sql");
+
 /// Every migration, in order: version N brings an archive from N-1 to N.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../sql/schema.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[(
+    2,
+    include_str!("../../sql/migrations/002-code-and-arrival.sql"),
+)];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+pub const SCHEMA_VERSION: u32 = 2;
 
-const STATUS_CODES_CSV: &str = include_str!("../../data/status_codes.csv");
-const CARRIERS_CSV: &str = include_str!("../../data/carriers.csv");
+const VIEWS: &str = include_str!("../../sql/views.sql");
 
-/// Bring a writable archive to [`SCHEMA_VERSION`] and refresh its reference tables.
+/// The reference tables and the CSV each is loaded from, in loading order.
+const REFERENCE_TABLES: [(&str, &str); 3] = [
+    ("status_codes", include_str!("../../data/status_codes.csv")),
+    (
+        "code_statuses",
+        include_str!("../../data/code_statuses.csv"),
+    ),
+    ("carriers", include_str!("../../data/carriers.csv")),
+];
+
+/// Bring a writable archive to [`SCHEMA_VERSION`], give it an `archive_id`, and
+/// refresh its reference tables and views.
 pub fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let found = schema_version(conn, path)?;
     if found > SCHEMA_VERSION {
@@ -30,13 +49,34 @@ pub fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
-        conn.execute_batch("BEGIN TRANSACTION")?;
-        conn.execute_batch(sql)?;
-        set_meta(conn, "schema_version", &version.to_string())?;
-        conn.execute_batch("COMMIT")?;
+    if found == 0 {
+        in_transaction(conn, SCHEMA, SCHEMA_VERSION)?;
     }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| found > 0 && *v > found) {
+        in_transaction(conn, sql, *version)?;
+    }
+    conn.execute_batch(
+        "INSERT INTO archive_meta
+         SELECT 'archive_id', md5(gen_random_uuid()::VARCHAR)
+         WHERE NOT EXISTS (SELECT 1 FROM archive_meta WHERE key = 'archive_id')",
+    )?;
     refresh_reference_tables(conn)
+}
+
+/// Run `sql` and record `version`, all or nothing.
+fn in_transaction(conn: &Connection, sql: &str, version: u32) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = conn
+        .execute_batch(sql)
+        .map_err(StoreError::from)
+        .and_then(|()| set_meta(conn, "schema_version", &version.to_string()));
+    match result {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(error) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(error)
+        }
+    }
 }
 
 /// Check that a read-only archive can be queried by this build.
@@ -151,11 +191,15 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Reload the reference tables and recreate the views when the binary carries
+/// different ones than the archive last got (a hash of them is in `archive_meta`).
 fn refresh_reference_tables(conn: &Connection) -> Result<(), StoreError> {
-    let wanted = format!(
-        "{:016x}",
-        xxh3_64(format!("{STATUS_CODES_CSV}\0{CARRIERS_CSV}").as_bytes())
-    );
+    let mut definitions = VIEWS.to_string();
+    for (_, csv_text) in REFERENCE_TABLES {
+        definitions.push('\0');
+        definitions.push_str(csv_text);
+    }
+    let wanted = format!("{:016x}", xxh3_64(definitions.as_bytes()));
     let current: Option<String> = conn
         .query_row(
             "SELECT value FROM archive_meta WHERE key = 'reference_data'",
@@ -166,12 +210,22 @@ fn refresh_reference_tables(conn: &Connection) -> Result<(), StoreError> {
     if current.as_deref() == Some(wanted.as_str()) {
         return Ok(());
     }
-    conn.execute_batch("BEGIN TRANSACTION; DELETE FROM status_codes; DELETE FROM carriers;")?;
-    load_csv(conn, "status_codes", STATUS_CODES_CSV)?;
-    load_csv(conn, "carriers", CARRIERS_CSV)?;
-    set_meta(conn, "reference_data", &wanted)?;
-    conn.execute_batch("COMMIT")?;
-    Ok(())
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = (|| {
+        for (table, csv_text) in REFERENCE_TABLES {
+            conn.execute_batch(&format!("DELETE FROM {table}"))?;
+            load_csv(conn, table, csv_text)?;
+        }
+        conn.execute_batch(VIEWS)?;
+        set_meta(conn, "reference_data", &wanted)
+    })();
+    match result {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(error) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(error)
+        }
+    }
 }
 
 /// Appends every record of an embedded CSV (header skipped) to `table`.
@@ -201,7 +255,19 @@ mod tests {
                 .filter(|r| r.is_ok())
                 .count()
         };
-        assert_eq!(count(STATUS_CODES_CSV), 31);
-        assert_eq!(count(CARRIERS_CSV), 565);
+        let counts = REFERENCE_TABLES.map(|(table, text)| (table, count(text)));
+        assert_eq!(
+            counts,
+            [
+                ("status_codes", 31),
+                ("code_statuses", 65),
+                ("carriers", 565)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_last_migration_reaches_the_schema_version() {
+        assert_eq!(MIGRATIONS.last().map(|(v, _)| *v), Some(SCHEMA_VERSION));
     }
 }

@@ -13,13 +13,20 @@ use flate2::write::GzEncoder;
 
 pub struct Workdir {
     dir: tempfile::TempDir,
+    archive: PathBuf,
 }
 
 impl Workdir {
     pub fn new() -> Self {
-        Workdir {
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        }
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let archive = dir.path().join("archive.duckdb");
+        Workdir { dir, archive }
+    }
+
+    /// The same workdir with its archive at `relative` (say, on a disk mounted there).
+    pub fn with_archive_at(mut self, relative: &str) -> Self {
+        self.archive = self.path().join(relative);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -28,7 +35,7 @@ impl Workdir {
 
     /// The archive every command of this workdir uses.
     pub fn db(&self) -> PathBuf {
-        self.path().join("archive.duckdb")
+        self.archive.clone()
     }
 
     /// Write `content` to `relative`, creating folders.

@@ -87,6 +87,12 @@ pub(super) fn figure(chart: &Chart, columns: &[Column], rows: &[Vec<Cell>]) -> S
     }
     html.push_str("</ul>\n");
     html.push_str(&svg);
+    if !plot.whiskers().is_empty() {
+        html.push_str(
+            "<p class=\"chart-note\">The line across each bar is the rate's 95% Wilson interval: \
+             the wider it is, the fewer the counts behind the rate (the table gives them).</p>\n",
+        );
+    }
     if plot.omitted > 0 {
         let _ = writeln!(
             html,
@@ -112,6 +118,9 @@ struct Series {
     name: String,
     color: RGBColor,
     values: Vec<f64>,
+    /// Each row's interval, from the columns `NAME_low` and `NAME_high` when the result
+    /// has both (a rate's 95% Wilson interval): drawn as a line across the bar.
+    intervals: Vec<Option<(f64, f64)>>,
 }
 
 /// One bar, or one piece of a stacked bar, in chart units: row `category` spans
@@ -132,7 +141,11 @@ impl Plot {
                 .position(|column| column.name == name)
                 .ok_or_else(|| format!("Cannot chart: the result has no column named {name}."))
         };
-        let x = position(&chart.x)?;
+        let x: Vec<usize> = chart
+            .x
+            .split(',')
+            .map(|name| position(name.trim()))
+            .collect::<Result<_, _>>()?;
         if chart.series.is_empty() {
             return Err("Cannot chart: the chart names no series.".into());
         }
@@ -147,6 +160,16 @@ impl Plot {
         let mut series = Vec::with_capacity(chart.series.len());
         for (index, name) in chart.series.iter().enumerate() {
             let column = position(name)?;
+            let bound = |suffix: &str| {
+                let bound = format!("{name}_{suffix}");
+                columns.iter().position(|column| column.name == bound)
+            };
+            let intervals = match (bound("low"), bound("high")) {
+                (Some(low), Some(high)) => {
+                    shown.iter().map(|row| interval(row, low, high)).collect()
+                }
+                _ => Vec::new(),
+            };
             series.push(Series {
                 name: name.clone(),
                 color: PALETTE[index % PALETTE.len()],
@@ -154,6 +177,7 @@ impl Plot {
                     .iter()
                     .map(|row| row.get(column).map_or(0.0, number))
                     .collect(),
+                intervals,
             });
         }
         if series
@@ -167,10 +191,7 @@ impl Plot {
         }
         Ok(Plot {
             kind: chart.kind,
-            labels: shown
-                .iter()
-                .map(|row| row.get(x).map(text).unwrap_or_default())
-                .collect(),
+            labels: shown.iter().map(|row| label(row, &x)).collect(),
             series,
             omitted: rows.len() - shown.len(),
         })
@@ -223,7 +244,31 @@ impl Plot {
             low = low.min(bar.along.0.min(bar.along.1));
             high = high.max(bar.along.0.max(bar.along.1));
         }
+        for (_, (from, to)) in self.whiskers() {
+            low = low.min(from);
+            high = high.max(to);
+        }
         (low * 1.15, high * 1.15)
+    }
+
+    /// The intervals to draw, as (where across, (from, to)): over side-by-side bars or
+    /// a single series only, since a stacked piece has no interval of its own.
+    fn whiskers(&self) -> Vec<(f64, (f64, f64))> {
+        let stacked = self.kind == ChartKind::StackedBars && self.series.len() > 1;
+        if stacked || self.kind == ChartKind::HorizontalBars {
+            return Vec::new();
+        }
+        let width = 0.8 / self.series.len() as f64;
+        let mut whiskers = Vec::new();
+        for (index, series) in self.series.iter().enumerate() {
+            for (category, interval) in series.intervals.iter().enumerate() {
+                if let Some(interval) = interval {
+                    let left = category as f64 + 0.1 + width * index as f64;
+                    whiskers.push((left + width / 2.0, *interval));
+                }
+            }
+        }
+        whiskers
     }
 
     /// Each row's total and where its bar ends, for the label written past it;
@@ -291,6 +336,16 @@ fn draw_columns(plot: &Plot, value_label: &str) -> Result<String, Box<dyn Error>
             let corners = [(bar.across.0, bar.along.0), (bar.across.1, bar.along.1)];
             Rectangle::new(corners, plot.series[bar.series].color.filled())
         }))?;
+        for (across, (from, to)) in plot.whiskers() {
+            let cap = 0.12 / plot.series.len() as f64;
+            let style = INK.stroke_width(2);
+            let lines = [
+                vec![(across, from), (across, to)],
+                vec![(across - cap, from), (across + cap, from)],
+                vec![(across - cap, to), (across + cap, to)],
+            ];
+            chart.draw_series(lines.into_iter().map(|line| PathElement::new(line, style)))?;
+        }
         let totals = plot.totals(&bars);
         let texts: Vec<String> = totals
             .iter()
@@ -394,6 +449,23 @@ fn svg(
 
 fn label_style() -> TextStyle<'static> {
     ("sans-serif", FONT_SIZE).into_font().color(&INK)
+}
+
+/// A row's interval from its `low` and `high` columns, when both are numbers.
+fn interval(row: &[Cell], low: usize, high: usize) -> Option<(f64, f64)> {
+    let bound = |column: usize| row.get(column).filter(|cell| !matches!(cell, Cell::Null));
+    Some((number(bound(low)?), number(bound(high)?)))
+}
+
+/// A row's label: the text of its `x` columns, NULLs left out, joined by spaces.
+fn label(row: &[Cell], x: &[usize]) -> String {
+    let parts: Vec<String> = x
+        .iter()
+        .filter_map(|&column| row.get(column))
+        .filter(|cell| !matches!(cell, Cell::Null))
+        .map(text)
+        .collect();
+    parts.join(" ")
 }
 
 /// A cell as a bar's length: numbers as they are, anything else (NULL) as 0.
@@ -565,6 +637,66 @@ mod tests {
                 (1, 0, (1.1, 1.5), (0.0, 2.0)),
                 (1, 1, (1.5, 1.9), (0.0, 3.0)),
             ]
+        );
+    }
+
+    #[test]
+    fn a_rate_with_low_and_high_columns_gets_its_interval_drawn_across_its_bar() {
+        let column = |name: &str, numeric| Column {
+            name: name.into(),
+            type_name: if numeric { "DOUBLE" } else { "VARCHAR" }.into(),
+            numeric,
+        };
+        let columns = [
+            column("day", false),
+            column("failure_pct", true),
+            column("failure_pct_low", true),
+            column("failure_pct_high", true),
+            column("other_pct", true),
+        ];
+        let rows = vec![
+            vec![
+                Cell::Text("2026-11-01".into()),
+                Cell::Double(42.9),
+                Cell::Double(15.8),
+                Cell::Double(75.0),
+                Cell::Double(10.0),
+            ],
+            vec![
+                Cell::Text("2026-11-02".into()),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Double(20.0),
+            ],
+        ];
+        let chart = Chart {
+            kind: ChartKind::Bars,
+            title: String::new(),
+            x: "day".into(),
+            series: vec!["failure_pct".into(), "other_pct".into()],
+            y_label: "% failed".into(),
+        };
+        let plot = Plot::from_rows(&chart, &columns, &rows).unwrap();
+        // Over the first of two side-by-side bars of the first day, up to 75.
+        let whiskers = plot.whiskers();
+        assert_eq!(whiskers.len(), 1);
+        assert!((whiskers[0].0 - 0.3).abs() < 1e-9, "{whiskers:?}");
+        assert_eq!(whiskers[0].1, (15.8, 75.0));
+        assert_eq!(plot.value_range(), (0.0, 75.0 * 1.15));
+        let html = figure(&chart, &columns, &rows);
+        let whisker = "<polyline fill=\"none\" opacity=\"1\" stroke=\"#52606D\" stroke-width=\"2\"";
+        assert_eq!(html.matches(whisker).count(), 3, "{html}");
+        assert!(html.contains("95% Wilson interval"));
+        let stacked = Chart {
+            kind: ChartKind::StackedBars,
+            ..chart
+        };
+        assert!(
+            Plot::from_rows(&stacked, &columns, &rows)
+                .unwrap()
+                .whiskers()
+                .is_empty()
         );
     }
 }

@@ -47,7 +47,8 @@ pub struct Chart {
     pub kind: ChartKind,
     /// Shown above the chart.
     pub title: String,
-    /// The column whose values label the bars, e.g. `hour`, `status_code`, `carrier`.
+    /// The column whose values label the bars, e.g. `hour`, `status_code`, `carrier`;
+    /// or several, comma-separated (`code, status`), whose values are joined by spaces.
     pub x: String,
     /// The numeric columns drawn as bars, one colour each; NULL counts as 0.
     pub series: Vec<String>,

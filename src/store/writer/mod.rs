@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
-use super::raw::{ChunkAppender, RawConnection};
+use super::raw::{ChunkAppender, RawConnection, RawError};
 use super::runs::{RunCounters, counters_sql};
 use super::{Archive, StoreError};
 use crate::discover::{KnownFile, WalkCounters};
@@ -159,6 +159,14 @@ impl<'c> Batch<'c> {
     }
 }
 
+/// The temp tables a batch stages ledger changes in, applied to `files` at commit:
+/// files read again, and the new size, time and counts of files already known.
+const STAGING_TABLES: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
+    CREATE TEMP TABLE IF NOT EXISTS pa_file_updates (
+        file_id BIGINT, path_key UHUGEINT, size BIGINT, modified_at TIMESTAMP,
+        content_hash UHUGEINT, touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);";
+
 impl<'a> ImportWriter<'a> {
     /// A writer for one run; `raw` comes from [`Archive::writer_connection`].
     pub fn new(
@@ -169,13 +177,7 @@ impl<'a> ImportWriter<'a> {
         memory_limit_mb: u32,
     ) -> Result<Self, StoreError> {
         let conn = archive.connection();
-        raw.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
-             CREATE TEMP TABLE IF NOT EXISTS pa_file_updates (
-                 file_id BIGINT, path_key UHUGEINT, size BIGINT, modified_at TIMESTAMP, content_hash UHUGEINT,
-                 touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);",
-        )
-        .map_err(StoreError::Write)?;
+        raw.execute(STAGING_TABLES).map_err(StoreError::Write)?;
         // One DuckDB thread: the import's own readers keep the cores busy, and DuckDB's
         // second worker mostly waited for tasks (its scheduler took about a tenth of the
         // CPU): a 200,000-file import used 17% less CPU (BENCHMARKS.md).
@@ -257,14 +259,17 @@ impl<'a> ImportWriter<'a> {
         let raw = self.raw;
         raw.execute("BEGIN TRANSACTION")
             .map_err(StoreError::Write)?;
-        let open = |table, temporary| raw.appender(table, temporary).map_err(StoreError::Write);
+        let open = |table, temporary, columns: &[&str]| {
+            raw.appender(table, temporary, columns)
+                .map_err(StoreError::Write)
+        };
         Ok(Batch {
-            postbacks: open("postbacks", false)?,
-            duplicates: open("duplicates", false)?,
-            files: open("files", false)?,
-            errors: open("import_errors", false)?,
-            updates: open("pa_file_updates", true)?,
-            reread: open("pa_reread", true)?,
+            postbacks: open("postbacks", false, &rows::postback_columns())?,
+            duplicates: open("duplicates", false, &rows::DUPLICATE_COLUMNS)?,
+            files: open("files", false, &rows::FILE_COLUMNS)?,
+            errors: open("import_errors", false, &rows::PROBLEM_COLUMNS)?,
+            updates: open("pa_file_updates", true, &rows::FILE_UPDATE_COLUMNS)?,
+            reread: open("pa_reread", true, &["file_id"])?,
             counters: RunCounters::default(),
             files_written: 0,
             started: Instant::now(),
@@ -306,7 +311,7 @@ impl<'a> ImportWriter<'a> {
         }
     }
 
-    fn flush(&self, batch: &mut Batch<'_>) -> Result<(), String> {
+    fn flush(&self, batch: &mut Batch<'_>) -> Result<(), RawError> {
         for appender in batch.appenders() {
             appender.flush()?;
         }
@@ -376,7 +381,7 @@ impl<'a> ImportWriter<'a> {
         batch: &mut Batch<'_>,
         earlier: &HashMap<u128, (i64, i64)>,
         record: &FileRecord,
-    ) -> Result<(), String> {
+    ) -> Result<(), RawError> {
         batch.files_written += 1;
         batch.counters.files_read += 1;
         let (content_hash, postbacks, problems) = match &record.content {
@@ -412,7 +417,7 @@ impl<'a> ImportWriter<'a> {
                 self.next_file_id - 1
             }
         };
-        let duplicates = self.write_postbacks(batch, earlier, file_id, postbacks)?;
+        let duplicates = self.write_postbacks(batch, earlier, record, file_id, postbacks)?;
         for problem in problems {
             rows::problem(
                 &mut batch.errors,
@@ -443,9 +448,10 @@ impl<'a> ImportWriter<'a> {
         &mut self,
         batch: &mut Batch<'_>,
         earlier: &HashMap<u128, (i64, i64)>,
+        record: &FileRecord,
         file_id: i64,
         postbacks: &[Postback],
-    ) -> Result<u64, String> {
+    ) -> Result<u64, RawError> {
         let (mut new, mut duplicates) = (0, 0);
         let mut seen_in_file: HashSet<Key, KeyHash> = HashSet::default();
         for postback in postbacks {
@@ -468,6 +474,7 @@ impl<'a> ImportWriter<'a> {
                         &mut batch.duplicates,
                         postback_id,
                         self.run_id,
+                        record,
                         file_id,
                         postback,
                     )?;
@@ -482,6 +489,7 @@ impl<'a> ImportWriter<'a> {
                         &mut batch.postbacks,
                         postback_id,
                         self.run_id,
+                        record,
                         file_id,
                         postback,
                     )?;
