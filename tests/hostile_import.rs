@@ -297,6 +297,19 @@ fn a_gzip_bomb_of_nested_elements_stores_at_most_101_problems() {
          FROM import_errors GROUP BY ALL ORDER BY ALL",
     );
     assert_eq!(per_file, ["bomb.xml.gz|101|more_problems"]);
+    // Each <A><A> is read as an empty <A/> (the platform's doubled tags), so the
+    // elements never nest past two levels: 100 salvaged rows, and the other
+    // 11,009,948 counted in the closing row.
+    assert_eq!(
+        work.rows(
+            "SELECT kind, count(*), min(line), min(col), max(col), min(message), max(message)
+             FROM import_errors GROUP BY ALL ORDER BY ALL"
+        ),
+        [
+            "more_problems|1|1|604|604|11009948 more problem(s) in this file were not stored (salvaged 11009948); the first 100 are|11009948 more problem(s) in this file were not stored (salvaged 11009948); the first 100 are",
+            "salvaged|100|1|4|598|<A><A> read as an empty <A></A>|<A><A> read as an empty <A></A>",
+        ]
+    );
     assert_eq!(work.value("SELECT count(*) FROM postbacks"), "1");
 }
 

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value as Json};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::parse::{Field, RawPostback};
-use crate::problem::{Problem, ProblemKind};
+use crate::parse::{Field, RawPostback, excerpt};
+use crate::problem::{Problem, ProblemKind, Problems};
 use columns::{CODE, COLUMNS, ColumnKind, ORIGIN, STATUS_CODE, TIME_ELEMENTS, column_for};
 use timestamp::parse_timestamp;
 
@@ -46,9 +46,10 @@ pub struct Postback {
 }
 
 impl Postback {
-    /// The value of a column by name, for tests and diagnostics.
+    /// The value of a column by name, for tests and diagnostics; `None` also for a
+    /// name that is no column.
     pub fn get(&self, column: &str) -> Option<&Value> {
-        self.values[columns::column_index(column)].as_ref()
+        self.values.get(columns::column_index(column)?)?.as_ref()
     }
 }
 
@@ -69,6 +70,18 @@ pub fn normalize(raw: &RawPostback<'_>) -> (Postback, Vec<Problem>) {
         builder.add(field);
     }
     builder.finish()
+}
+
+/// Normalize every postback of a file, adding their problems to the file's: what an
+/// import does with what the parser read.
+pub fn normalize_all(raw: &[RawPostback<'_>], problems: &mut Problems) -> Vec<Postback> {
+    raw.iter()
+        .map(|raw| {
+            let (postback, found) = normalize(raw);
+            problems.extend(found);
+            postback
+        })
+        .collect()
 }
 
 struct Builder<'r, 't> {
@@ -123,7 +136,11 @@ impl Builder<'_, '_> {
     }
 
     fn bad_value(&mut self, field: &Field<'_>, what: &str) {
-        let message = format!("<{}> {:?} {what}; kept in extra", field.name, field.value);
+        let message = format!(
+            "<{}> {} {what}; kept in extra",
+            field.name,
+            excerpt(&field.value, 100)
+        );
         self.problems.push(Problem::new(
             ProblemKind::BadValue,
             self.raw.position,

@@ -185,3 +185,86 @@ fn an_empty_number_element_is_null_without_a_problem() {
     assert_eq!(postback.extra, None);
     assert!(problems.is_empty());
 }
+
+/// Issue 8, item 1: each of these panicked in `normalize/timestamp.rs` and cost the
+/// whole run. Each is now a `bad_value`, its text kept in `extra`, the postback stored.
+#[test]
+fn regression_multibyte_timestamp_is_a_bad_value_not_a_panic() {
+    let cases: [(&str, &str); 6] = [
+        ("TIMESTAMP", "2014-07-02T14:32:2\u{e9}"),
+        ("TIMESTAMP", "2014-07-02T14:32:2\u{1f600}"),
+        ("TIMESTAMP", "2014-07-02T14:32:2e\u{301}"),
+        ("TIMESTAMP", "2014-07-02T14:32:2\u{e9}Z"),
+        ("RECEIVED", "2014-07-02T14:32:2\u{e9}"),
+        ("RECEIVED", "2011-09-28T17:31:0\u{1f600}-04:00"),
+    ];
+    for (element, value) in cases {
+        let xml =
+            format!("<POSTBACK><ORIGIN>SMS_MO</ORIGIN><{element}>{value}</{element}></POSTBACK>");
+        let (postback, problems) = one(xml.as_bytes());
+        assert_eq!(postback.occurred_at, None, "{value:?}");
+        assert_eq!(postback.get("origin").cloned(), text("SMS_MO"));
+        let extra = serde_json::json!({ element: value }).to_string();
+        assert_eq!(postback.extra.as_deref(), Some(extra.as_str()), "{value:?}");
+        assert_eq!(
+            problems,
+            [format!(
+                "f:1:1: bad_value: <{element}> {value:?} is not a timestamp; kept in extra"
+            )]
+        );
+    }
+}
+
+#[test]
+fn regression_latin1_timestamp_byte_is_a_bad_value_not_a_panic() {
+    let xml = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<POSTBACK><ORIGIN>SUB</ORIGIN><TIMESTAMP>2014-07-02T14:32:2\xE9</TIMESTAMP></POSTBACK>";
+    let (postback, problems) = one(xml);
+    assert_eq!(postback.occurred_at, None);
+    assert_eq!(
+        postback.extra.as_deref(),
+        Some("{\"TIMESTAMP\":\"2014-07-02T14:32:2\u{e9}\"}")
+    );
+    assert_eq!(
+        problems,
+        [
+            "f:2:1: bad_value: <TIMESTAMP> \"2014-07-02T14:32:2\u{e9}\" is not a timestamp; kept in extra"
+        ]
+    );
+}
+
+#[test]
+fn a_huge_bad_value_makes_a_short_message_and_is_kept_whole() {
+    let value = "9".repeat(100_000) + "x";
+    let xml = format!("<POSTBACK><ORIGIN>SUB</ORIGIN><CAMPAIGNID>{value}</CAMPAIGNID></POSTBACK>");
+    let (postback, problems) = one(xml.as_bytes());
+    assert_eq!(
+        problems,
+        [format!(
+            "f:1:1: bad_value: <CAMPAIGNID> \"{}\"… (100001 bytes) is not a whole number; kept in extra",
+            "9".repeat(100)
+        )]
+    );
+    let extra = serde_json::json!({ "CAMPAIGNID": value }).to_string();
+    assert_eq!(postback.extra.as_deref(), Some(extra.as_str()));
+}
+
+#[test]
+fn normalize_all_adds_each_postbacks_problems_to_the_files() {
+    let parsed = parse_file(b"<POSTBACKS><POSTBACK><ORIGIN>SUB</ORIGIN></POSTBACK><POSTBACK><CODE>N301</CODE></POSTBACK></POSTBACKS>");
+    let mut problems = crate::problem::Problems::default();
+    let postbacks = normalize_all(&parsed.postbacks, &mut problems);
+    assert_eq!(postbacks.len(), 2);
+    assert_eq!(postbacks[1].ordinal, 2);
+    let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["postback has no <ORIGIN>; stored with origin NULL"]
+    );
+}
+
+#[test]
+fn get_of_a_name_that_is_no_column_is_none() {
+    let (postback, _) = one(b"<POSTBACK><ORIGIN>SUB</ORIGIN></POSTBACK>");
+    assert_eq!(postback.get("origin").cloned(), text("SUB"));
+    assert_eq!(postback.get("no_such_column"), None);
+}

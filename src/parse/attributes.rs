@@ -4,12 +4,19 @@
 //! example breaks the attribute name `xsi:noNamespaceSchemaLocation` across two lines.
 //! A strict XML reader rejects that; we join the halves and report the repair.
 
-use crate::parse::Field;
+use crate::parse::{Field, excerpt};
+
+/// Most attributes read on one tag (real postbacks carry two). A tag with more is
+/// not read: the parser reports it and skips to the next `<POSTBACK`.
+pub const MAX_ATTRIBUTES: usize = 256;
 
 /// Attributes of one tag, plus a description of the repair made, if any.
 pub struct TagAttributes {
     pub attributes: Vec<Field<'static>>,
     pub repair: Option<String>,
+    /// The tag has more than [`MAX_ATTRIBUTES`] attributes; `attributes` holds only
+    /// the first of them.
+    pub too_many: bool,
 }
 
 struct RawAttribute<'a> {
@@ -24,15 +31,19 @@ pub fn parse_attributes(raw: &str) -> TagAttributes {
     let mut out: Vec<Field<'static>> = Vec::new();
     let mut repair = None;
     let mut pending_valueless: Option<&str> = None;
-    for attribute in tokenize(raw) {
+    let tokens = tokenize(raw, MAX_ATTRIBUTES + 1);
+    let too_many = tokens.len() > MAX_ATTRIBUTES;
+    for attribute in tokens.into_iter().take(MAX_ATTRIBUTES) {
         if let Some(head) = pending_valueless.take() {
-            if attribute.after_line_break && attribute.value.is_some() {
+            if let (true, Some(value)) = (attribute.after_line_break, attribute.value) {
                 let joined = format!("{head}{}", attribute.name);
                 repair = Some(format!(
-                    "attribute name broken across lines ({head:?} + {:?}) read as {joined:?}",
-                    attribute.name
+                    "attribute name broken across lines ({} + {}) read as {}",
+                    excerpt(head, 60),
+                    excerpt(attribute.name, 60),
+                    excerpt(&joined, 60)
                 ));
-                out.push(Field::new(joined, unescape(attribute.value.unwrap_or(""))));
+                out.push(Field::new(joined, unescape(value)));
                 continue;
             }
             out.push(Field::new(head.to_string(), String::new()));
@@ -48,6 +59,7 @@ pub fn parse_attributes(raw: &str) -> TagAttributes {
     TagAttributes {
         attributes: out,
         repair,
+        too_many,
     }
 }
 
@@ -57,54 +69,55 @@ fn unescape(value: &str) -> String {
         .unwrap_or_else(|_| value.to_string())
 }
 
-fn tokenize(raw: &str) -> Vec<RawAttribute<'_>> {
+/// Splits `raw` into at most `limit` attributes, in one pass over it.
+fn tokenize(raw: &str, limit: usize) -> Vec<RawAttribute<'_>> {
     let mut attributes = Vec::new();
-    let mut rest = raw;
-    loop {
+    // Trimmed once: trimming the end again for each attribute would cost time
+    // quadratic in a tag that ends with a long run of spaces or slashes.
+    let mut rest = raw.trim().trim_end_matches('/');
+    while attributes.len() < limit {
         let trimmed = rest.trim_start();
-        let after_line_break = rest[..rest.len() - trimmed.len()].contains('\n');
-        rest = trimmed.trim_end_matches('/');
-        if rest.trim().is_empty() {
-            return attributes;
+        let skipped = rest.len() - trimmed.len();
+        let after_line_break = rest.get(..skipped).is_some_and(|s| s.contains('\n'));
+        rest = trimmed;
+        if rest.is_empty() {
+            break;
         }
         let name_end = rest
             .find(|c: char| c.is_whitespace() || c == '=')
             .unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        rest = &rest[name_end..];
-        let before_eq = rest.trim_start();
-        let value = if let Some(after_eq) = before_eq.strip_prefix('=') {
-            let (value, remainder) = take_value(after_eq.trim_start());
-            rest = remainder;
-            Some(value)
-        } else {
-            None
+        let (name, after_name) = rest.split_at_checked(name_end).unwrap_or((rest, ""));
+        rest = after_name;
+        let value = match rest.trim_start().strip_prefix('=') {
+            Some(after_eq) => {
+                let (value, remainder) = take_value(after_eq.trim_start());
+                rest = remainder;
+                Some(value)
+            }
+            None => None,
         };
+        // An empty name is a stray `=`, whose value was just stepped over.
         if !name.is_empty() {
             attributes.push(RawAttribute {
                 name,
                 value,
                 after_line_break,
             });
-        } else if value.is_none() {
-            rest = &rest[rest.chars().next().map_or(0, char::len_utf8)..];
         }
     }
+    attributes
 }
 
+/// The value after `=`, quoted or not, and the text after it.
 fn take_value(s: &str) -> (&str, &str) {
-    match s.chars().next() {
-        Some(quote @ ('"' | '\'')) => {
-            let body = &s[1..];
-            match body.find(quote) {
-                Some(end) => (&body[..end], &body[end + 1..]),
-                None => (body, ""),
-            }
+    for quote in ['"', '\''] {
+        if let Some(body) = s.strip_prefix(quote) {
+            return body.split_once(quote).unwrap_or((body, ""));
         }
-        _ => {
-            let end = s.find(char::is_whitespace).unwrap_or(s.len());
-            (&s[..end], &s[end..])
-        }
+    }
+    match s.find(char::is_whitespace) {
+        Some(end) => s.split_at_checked(end).unwrap_or((s, "")),
+        None => (s, ""),
     }
 }
 

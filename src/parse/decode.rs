@@ -1,8 +1,9 @@
 //! Parse, step 1: turn a file's bytes into UTF-8 text for the XML reader.
 //!
-//! Handles a UTF-8 or UTF-16 byte-order mark, the `encoding="ISO-8859-1"` declarations
-//! real archives carry, and bytes that are not valid UTF-8, and rejects what is
-//! plainly not XML (empty, binary, not starting with `<`) before any parsing.
+//! Handles a UTF-8 or UTF-16 byte-order mark (also doubled), UTF-16 without one, the
+//! `encoding="ISO-8859-1"` declarations real archives carry, and bytes that are not
+//! valid UTF-8, and rejects what is plainly not XML (empty, binary, not starting with
+//! `<`) before any parsing.
 
 use std::borrow::Cow;
 
@@ -24,18 +25,21 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Problem> {
         };
         return Err(Problem::whole_file(ProblemKind::EmptyFile, what));
     }
-    if let Some(text) = decode_utf16(bytes) {
-        return check_markup(Decoded {
-            text: Cow::Owned(text),
-            problem: None,
-        });
+    if let Some(decoded) = decode_utf16(bytes) {
+        if decoded.text.contains('\0') {
+            return Err(Problem::whole_file(
+                ProblemKind::NotXml,
+                "binary content (a NUL character in UTF-16 text), not XML",
+            ));
+        }
+        return check_markup(decoded);
     }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut bytes = bytes;
+    while let Some(after_mark) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        bytes = after_mark;
+    }
     if let Some(offset) = memchr::memchr(0, bytes) {
-        return Err(Problem::whole_file(
-            ProblemKind::NotXml,
-            format!("binary content (a NUL byte at offset {offset}), not XML"),
-        ));
+        return Err(binary(offset));
     }
     let decoded = if declares_single_byte_encoding(bytes) {
         Decoded {
@@ -75,26 +79,58 @@ fn check_markup(decoded: Decoded<'_>) -> Result<Decoded<'_>, Problem> {
     Ok(decoded)
 }
 
-/// UTF-16 with a byte-order mark, which some Windows tools write.
-fn decode_utf16(bytes: &[u8]) -> Option<String> {
-    let little = match bytes {
-        [0xFF, 0xFE, ..] => true,
-        [0xFE, 0xFF, ..] => false,
+fn binary(offset: usize) -> Problem {
+    Problem::whole_file(
+        ProblemKind::NotXml,
+        format!("binary content (a NUL byte at offset {offset}), not XML"),
+    )
+}
+
+/// UTF-16 with a byte-order mark, which some Windows tools write, or without one when
+/// the text starts with `<` (`3C 00` or `00 3C`, as the XML specification's appendix F
+/// detects it). Units that are not valid UTF-16 (a lone surrogate, an odd last byte)
+/// are read as U+FFFD and reported.
+fn decode_utf16(bytes: &[u8]) -> Option<Decoded<'static>> {
+    let (little, units) = match bytes {
+        [0xFF, 0xFE, rest @ ..] => (true, rest),
+        [0xFE, 0xFF, rest @ ..] => (false, rest),
+        [b'<', 0, ..] => (true, bytes),
+        [0, b'<', ..] => (false, bytes),
         _ => return None,
     };
-    let units = bytes[2..].chunks_exact(2).map(|pair| {
-        let pair = [pair[0], pair[1]];
-        if little {
-            u16::from_le_bytes(pair)
-        } else {
-            u16::from_be_bytes(pair)
-        }
+    let pairs = units.chunks_exact(2);
+    let odd_byte = !pairs.remainder().is_empty();
+    let units = pairs.map(|pair| match *pair {
+        [a, b] if little => u16::from_le_bytes([a, b]),
+        [a, b] => u16::from_be_bytes([a, b]),
+        _ => 0xFFFD,
     });
-    Some(
-        char::decode_utf16(units)
-            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect(),
-    )
+    let mut invalid = 0usize;
+    let mut text: String = char::decode_utf16(units)
+        .map(|c| {
+            c.unwrap_or_else(|_| {
+                invalid += 1;
+                char::REPLACEMENT_CHARACTER
+            })
+        })
+        .collect();
+    if odd_byte {
+        text.push(char::REPLACEMENT_CHARACTER);
+    }
+    // A mark encoded again after the first (tools that add one blindly).
+    let marks = text.len() - text.trim_start_matches('\u{feff}').len();
+    text.drain(..marks);
+    let problem = (invalid > 0 || odd_byte).then(|| {
+        let odd = if odd_byte { ", an odd last byte" } else { "" };
+        Problem::whole_file(
+            ProblemKind::Encoding,
+            format!("not valid UTF-16 ({invalid} lone surrogate(s){odd}); read as U+FFFD"),
+        )
+    });
+    Some(Decoded {
+        text: Cow::Owned(text),
+        problem,
+    })
 }
 
 /// True when the XML declaration names ISO-8859-1, Latin-1 or Windows-1252.
@@ -140,7 +176,10 @@ fn windows_1252(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|&b| match b {
-            0x80..=0x9F => HIGH[usize::from(b - 0x80)],
+            0x80..=0x9F => HIGH
+                .get(usize::from(b - 0x80))
+                .copied()
+                .unwrap_or(char::REPLACEMENT_CHARACTER),
             _ => char::from(b),
         })
         .collect()

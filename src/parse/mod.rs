@@ -16,6 +16,12 @@ mod parser;
 
 use std::borrow::Cow;
 
+pub use attributes::MAX_ATTRIBUTES;
+pub use parser::{
+    FIELD_MEMORY_FACTOR, FIELD_MEMORY_SLACK, MAX_DEPTH, MAX_FIELDS, MAX_PATH_BYTES, SCAN_FACTOR,
+    SCAN_SLACK,
+};
+
 use crate::problem::{Position, Problems};
 
 /// One named value of a postback: a leaf element (`STATUS`), a nested leaf
@@ -71,6 +77,25 @@ pub struct ParsedFile<'t> {
     pub postbacks: Vec<RawPostback<'t>>,
     /// Capped: a hostile file cannot make the parser hold millions of them.
     pub problems: Problems,
+    /// The parser's work: the bytes its XML readers went through (resumes after
+    /// errors included) and the bytes searched for a place to resume. Whatever the
+    /// text holds, it stays within `(SCAN_FACTOR + 2)` times the text's length plus
+    /// [`SCAN_SLACK`] (see [`SCAN_FACTOR`]); the fuzzer checks that.
+    pub steps: u64,
+}
+
+/// `text` quoted for a message (as Rust's `{:?}` writes it, control characters
+/// escaped), cut after `max_chars` characters with its full length said, so that one
+/// huge value cannot make a huge message.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!(
+            "{:?}… ({} bytes)",
+            text.get(..end).unwrap_or(""),
+            text.len()
+        ),
+    }
 }
 
 /// Parse one file's (decompressed) bytes and hand what it holds to `use_parsed`.
@@ -88,6 +113,7 @@ pub fn parse_file_with<R>(bytes: &[u8], use_parsed: impl FnOnce(ParsedFile<'_>) 
         Err(problem) => use_parsed(ParsedFile {
             postbacks: Vec::new(),
             problems: Problems::from_iter([problem]),
+            steps: 0,
         }),
     }
 }
@@ -101,6 +127,7 @@ pub fn parse_file(bytes: &[u8]) -> ParsedFile<'static> {
             .map(RawPostback::into_owned)
             .collect(),
         problems: parsed.problems,
+        steps: parsed.steps,
     })
 }
 

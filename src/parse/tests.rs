@@ -32,6 +32,15 @@ fn problems(parsed: &ParsedFile<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The first field's value (the `<ORIGIN>`) of each postback.
+fn origins<'a>(parsed: &'a ParsedFile<'_>) -> Vec<&'a str> {
+    parsed
+        .postbacks
+        .iter()
+        .map(|p| p.fields[0].value.as_ref())
+        .collect()
+}
+
 fn only_postback(bytes: &[u8]) -> RawPostback<'static> {
     let parsed = parse_file(bytes);
     assert_eq!(
@@ -495,6 +504,305 @@ fn text_between_documents_is_reported() {
         problems(&parsed),
         ["f.xml:2:1: stray_content: text outside any element: \"HTTP/1.1 200 OK\""]
     );
+}
+
+/// Issue 8, item 3: each `<A>` opened a frame, so 63 MiB of nesting took gigabytes.
+#[test]
+fn regression_nesting_bomb_is_one_problem_and_the_next_postback_is_read() {
+    let mut xml = String::from("<POSTBACKS>\n<POSTBACK><ORIGIN>SUB</ORIGIN>\n");
+    xml.push_str(&"<A><B>".repeat(100_000));
+    xml.push_str("\n<POSTBACK><ORIGIN>SMS_MO</ORIGIN></POSTBACK>\n</POSTBACKS>");
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(origins(&parsed), ["SMS_MO"]);
+    let reported = problems(&parsed);
+    assert_eq!(
+        reported[0],
+        "f.xml:3:97: malformed_xml: <A> would name a field by a path longer than 64 bytes; the postback that starts at line 2 is not stored"
+    );
+    assert_eq!(parsed.problems.total(), 1);
+    assert!(
+        parsed.steps < 4 * xml.len() as u64,
+        "{} steps",
+        parsed.steps
+    );
+}
+
+#[test]
+fn deep_content_nesting_without_a_later_postback_ends_the_file() {
+    let xml = "<POSTBACK><ORIGIN>MMS_MO</ORIGIN>".to_string() + &"<CONTENT>".repeat(1000);
+    let parsed = parse_file(xml.as_bytes());
+    assert!(parsed.postbacks.is_empty());
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:1:106: malformed_xml: <CONTENT> would name a field by a path longer than 64 bytes; the postback that starts at line 1 is not stored"
+        ]
+    );
+    // Postbacks in postbacks name no fields by paths: the depth limit ends them, and
+    // reading resumes at the next `<POSTBACK`, 65 tags on.
+    let nested = "<POSTBACK>".repeat(1000);
+    let reported = problems(&parse_file(nested.as_bytes()));
+    assert_eq!(
+        reported[0],
+        "f.xml:1:641: malformed_xml: <POSTBACK> is nested more than 64 elements deep; the postback that starts at line 1 is not stored"
+    );
+    assert_eq!(reported.len(), 1000 / 65 + 1, "{reported:?}");
+}
+
+#[test]
+fn a_long_name_above_many_fields_is_refused_before_it_multiplies() {
+    // Each nested field is named by its path: 10,000 fields under one 40 KB name would
+    // be 400 MB of names.
+    let name = "N".repeat(40_000);
+    let xml = format!(
+        "<POSTBACKS><POSTBACK><ORIGIN>SUB</ORIGIN><{name}>{}</{name}></POSTBACK>\n<POSTBACK><ORIGIN>SMS_MO</ORIGIN></POSTBACK></POSTBACKS>",
+        "<A/>".repeat(9_000)
+    );
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(parsed.postbacks.len(), 1);
+    assert_eq!(
+        problems(&parsed)[0],
+        format!(
+            "f.xml:1:42: malformed_xml: <{}…> would name a field by a path longer than 64 bytes; the postback that starts at line 1 is not stored",
+            "N".repeat(60)
+        )
+    );
+}
+
+#[test]
+fn fields_past_their_memory_budget_end_the_file_with_one_problem() {
+    // Valueless attributes cost two bytes of text and a field of 48 bytes each.
+    let tag = format!("<X{}/>", " a".repeat(MAX_ATTRIBUTES));
+    let postback = format!(
+        "<POSTBACK><ORIGIN>SUB</ORIGIN>{}</POSTBACK>\n",
+        tag.repeat(30)
+    );
+    let xml = format!("<POSTBACKS>\n{}</POSTBACKS>", postback.repeat(200));
+    let parsed = parse_file(xml.as_bytes());
+    assert!(
+        !parsed.postbacks.is_empty() && parsed.postbacks.len() < 200,
+        "{}",
+        parsed.postbacks.len()
+    );
+    let reported = problems(&parsed);
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    let stored = parsed.postbacks.len() + 2;
+    assert!(
+        reported[0].starts_with(&format!(
+            "f.xml:{stored}:"
+        )) && reported[0].contains(
+            ": malformed_xml: the fields read so far take more than 16 bytes of memory per byte of the file; the rest of the file, from line "
+        ) && reported[0].ends_with(&format!(
+            "is not read, nor the postback that starts at line {stored}. Repair or remove the damaged part and import the file again"
+        )),
+        "{}",
+        reported[0]
+    );
+}
+
+#[test]
+fn doubled_empty_elements_by_the_million_cost_one_hundred_messages() {
+    let xml = "<A>".repeat(2_000_000);
+    let parsed = parse_file(xml.as_bytes());
+    assert!(parsed.postbacks.is_empty());
+    assert_eq!(parsed.problems.total(), 1_000_000);
+    let stored = parsed.problems.into_vec();
+    assert_eq!(stored.len(), 101);
+    assert_eq!(
+        stored[100].message,
+        "999900 more problem(s) in this file were not stored (salvaged 999900); the first 100 are"
+    );
+}
+
+#[test]
+fn an_element_with_too_many_fields_is_skipped_to_the_next_postback() {
+    let mut xml = String::from("<POSTBACKS><POSTBACK><ORIGIN>SUB</ORIGIN>");
+    xml.push_str(&"<F>1</F>".repeat(MAX_FIELDS + 5));
+    xml.push_str("</POSTBACK><POSTBACK><ORIGIN>SMS_MO</ORIGIN></POSTBACK></POSTBACKS>");
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(origins(&parsed), ["SMS_MO"]);
+    assert_eq!(
+        problems(&parsed)[0],
+        "f.xml:1:80034: malformed_xml: <POSTBACK> opened at line 1 holds more than 10000 fields; the postback that starts at line 1 is not stored"
+    );
+}
+
+#[test]
+fn a_tag_with_too_many_attributes_is_skipped_to_the_next_postback() {
+    let attributes: String = (0..=MAX_ATTRIBUTES)
+        .map(|i| format!(" a{i}=\"v\""))
+        .collect();
+    let xml = format!(
+        "<POSTBACKS><POSTBACK><ORIGIN>SUB</ORIGIN><X{attributes}/></POSTBACK>\n<POSTBACK><ORIGIN>SMS_MO</ORIGIN></POSTBACK></POSTBACKS>"
+    );
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(parsed.postbacks.len(), 1);
+    assert_eq!(
+        problems(&parsed)[0],
+        "f.xml:1:42: malformed_xml: <X> has more than 256 attributes; the postback that starts at line 1 is not stored"
+    );
+}
+
+#[test]
+fn unclosed_comments_by_the_thousand_stop_within_the_reading_budget() {
+    // Each `<!--` is left open to the end, so each resume reads to the end again.
+    let xml = "<POSTBACK><ORIGIN>SUB</ORIGIN><!--".repeat(20_000);
+    let parsed = parse_file(xml.as_bytes());
+    assert!(parsed.postbacks.is_empty());
+    let limit = (SCAN_FACTOR + 2) * xml.len() + SCAN_SLACK;
+    assert!(parsed.steps <= limit as u64, "{} steps", parsed.steps);
+    let stored = parsed.problems.into_vec();
+    let last = stored
+        .iter()
+        .rfind(|p| p.kind == ProblemKind::MalformedXml)
+        .unwrap();
+    assert!(
+        last.message.starts_with("too many syntax errors that leave markup open to the end of the file; the rest of the file, from line 1 ("),
+        "{}",
+        last.message
+    );
+}
+
+#[test]
+fn a_tag_left_open_to_the_end_stops_the_reading_at_once() {
+    let xml = "<POSTBACK ".repeat(100_000);
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml:1:1: truncated: the file ends inside markup (syntax error: tag not closed: `>` not found before end of input)"
+        ]
+    );
+    assert!(
+        parsed.steps <= 2 * xml.len() as u64,
+        "{} steps",
+        parsed.steps
+    );
+}
+
+#[test]
+fn a_tag_ending_in_a_long_run_of_spaces_is_read_in_one_pass() {
+    let xml = format!(
+        "<POSTBACK a=\"1\"{} b{}><ORIGIN>SUB</ORIGIN></POSTBACK>",
+        " x".repeat(200),
+        " ".repeat(1_000_000)
+    );
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(parsed.postbacks.len(), 1);
+    assert_eq!(parsed.postbacks[0].attributes.len(), 202);
+}
+
+/// The blank text before a container's first child was trimmed again at every child:
+/// 8 MB of blanks before 9,000 children took 72 GB of scanning. Without the fix this
+/// test does not finish; with it, the blanks are read once.
+#[test]
+fn regression_blanks_before_many_children_were_rescanned_at_each_child() {
+    let xml = format!(
+        "<POSTBACK><ORIGIN>SUB</ORIGIN>{}x{}</POSTBACK>",
+        " ".repeat(8 << 20),
+        "<A/>".repeat(9_000)
+    );
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(parsed.postbacks[0].fields.len(), 1 + 9_000 + 1);
+    assert_eq!(
+        parsed.postbacks[0].fields.last().unwrap(),
+        &Field::new("#text", "x")
+    );
+}
+
+#[test]
+fn utf16_without_a_byte_order_mark_is_read() {
+    let text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><POSTBACK><ORIGIN>SUB</ORIGIN><TEXT>\u{e9}</TEXT></POSTBACK>";
+    for little in [true, false] {
+        let bytes: Vec<u8> = text
+            .encode_utf16()
+            .flat_map(|u| {
+                if little {
+                    u.to_le_bytes()
+                } else {
+                    u.to_be_bytes()
+                }
+            })
+            .collect();
+        let postback = only_postback(&bytes);
+        assert_eq!(postback.fields[1], Field::new("TEXT", "\u{e9}"));
+    }
+}
+
+#[test]
+fn broken_utf16_is_read_with_replacement_characters_and_reported() {
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in "<POSTBACK><ORIGIN>SUB</ORIGIN><TEXT>".encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    bytes.extend_from_slice(&0xD800u16.to_le_bytes());
+    for unit in "</TEXT></POSTBACK>".encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    bytes.push(b'\n');
+    let parsed = parse_file(&bytes);
+    assert_eq!(
+        parsed.postbacks[0].fields[1],
+        Field::new("TEXT", "\u{fffd}")
+    );
+    assert_eq!(
+        problems(&parsed),
+        [
+            "f.xml: encoding: not valid UTF-16 (1 lone surrogate(s), an odd last byte); read as U+FFFD",
+            "f.xml:1:58: stray_content: text outside any element: \"\u{fffd}\"",
+        ]
+    );
+    let nul: Vec<u8> = [0xFF, 0xFE, b'<', 0, 0, 0].to_vec();
+    assert_eq!(
+        problems(&parse_file(&nul)),
+        ["f.xml: not_xml: binary content (a NUL character in UTF-16 text), not XML"]
+    );
+}
+
+#[test]
+fn long_names_and_values_make_short_messages() {
+    let name = "N".repeat(10_000);
+    let xml = format!("<POSTBACK><ORIGIN>SUB</ORIGIN></{name}></POSTBACK>");
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(
+        problems(&parsed),
+        [format!(
+            "f.xml:1:31: malformed_xml: closing tag </{}…> has no matching start tag; ignored",
+            "N".repeat(60)
+        )]
+    );
+}
+
+#[test]
+fn a_doubled_byte_order_mark_is_read_past() {
+    for bytes in [
+        &b"\xEF\xBB\xBF\xEF\xBB\xBF<POSTBACK><ORIGIN>SUB</ORIGIN></POSTBACK>"[..],
+        &b"\xFF\xFE\xFF\xFE<\0P\0O\0S\0T\0B\0A\0C\0K\0>\0<\0O\0R\0I\0G\0I\0N\0/\0>\0<\0/\0P\0O\0S\0T\0B\0A\0C\0K\0>\0"[..],
+    ] {
+        let parsed = parse_file(bytes);
+        assert!(parsed.problems.is_empty(), "{:?}", problems(&parsed));
+        assert_eq!(parsed.postbacks[0].position, Position::new(1, 1));
+        assert_eq!(parsed.postbacks[0].fields[0].name, "ORIGIN");
+    }
+}
+
+#[test]
+fn many_unclosed_start_tags_read_across_fresh_readers_lose_nothing() {
+    // 6,000 `<X>` left open inside a bundle: the reader is replaced five times on the way.
+    let mut xml = String::from("<POSTBACKS>");
+    for i in 0..3000 {
+        xml.push_str(&format!(
+            "<POSTBACK><ORIGIN>SUB</ORIGIN><CODE>{i}</CODE><X><X></POSTBACK>"
+        ));
+    }
+    xml.push_str("</POSTBACKS>");
+    let parsed = parse_file(xml.as_bytes());
+    assert_eq!(parsed.postbacks.len(), 3000);
+    assert_eq!(
+        fields(&parsed.postbacks[2999]),
+        [("ORIGIN", "SUB"), ("CODE", "2999"), ("X", "")]
+    );
+    assert_eq!(parsed.problems.total(), 3000, "one doubled <X><X> each");
 }
 
 mod roundtrip {
