@@ -3,7 +3,10 @@
 //! The data flows one way, one module per stage:
 //! [`discover`] -> [`parse`] -> [`normalize`] -> [`store`] -> [`report`].
 //! [`import`] wires the first four together for the `import` command;
-//! [`cli`] and [`cmd`] turn the command line into calls of the stages.
+//! [`cli`] and [`cmd`] turn the command line into calls of the stages; [`serve`]
+//! receives postbacks over HTTP and writes the folder that `import` reads. A result
+//! travels from [`store`] to [`report`] and [`output`] as the plain [`value`]s, so
+//! nothing past the store knows DuckDB.
 
 pub mod cli;
 pub mod cmd;
@@ -15,5 +18,7 @@ pub mod parse;
 pub mod problem;
 pub mod progress;
 pub mod report;
+pub mod serve;
 pub mod signals;
 pub mod store;
+pub mod value;

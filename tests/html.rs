@@ -1,12 +1,13 @@
 //! The HTML report in a real browser: a page built through the library is opened by
-//! headless Chromium, whose inline script records what it drew on each chart, and
-//! the DOM Chromium dumps is checked for bars, labels and blocked fetches.
+//! headless Chromium with this test's measuring script added to a copy of it (the
+//! page itself has no script), and the DOM Chromium dumps is checked for what the
+//! script recorded on each chart: bars, labels, size, and blocked fetches.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use postback_archive::output::html::{Chart, ChartKind, HtmlDocument, HtmlSection, render};
-use postback_archive::store::query::{Cell, Column};
+use postback_archive::value::{Cell, Column};
 
 /// The 25 hours of 2026-11-01 in America/New_York, as the hourly report labels them.
 fn dst_day_hours() -> Vec<String> {
@@ -262,9 +263,59 @@ fn dump_dom(chromium: &Path, page: &Path) -> String {
     dom
 }
 
+/// Once the page has loaded, record on each chart what the browser really drew (bars
+/// with a non-zero box, labels, the drawing's size) and on `<body>` how many fetches
+/// the policy blocked, as `data-` attributes that the dumped DOM shows.
+const MEASURE_SCRIPT: &str = r#"
+(function () {
+  var blocked = 0;
+  document.addEventListener('securitypolicyviolation', function () { blocked += 1; });
+  window.addEventListener('load', function () {
+    document.body.dataset.blockedRequests = blocked;
+    document.querySelectorAll('figure.chart[data-fills]').forEach(function (figure) {
+      var svg = figure.querySelector('svg');
+      var fills = figure.dataset.fills.split(' ');
+      var drawn = function (element) {
+        var box = element.getBBox();
+        return box.width > 0 && box.height > 0;
+      };
+      var bars = Array.prototype.filter.call(svg.querySelectorAll('rect'), function (rect) {
+        return fills.indexOf(rect.getAttribute('fill')) >= 0 && drawn(rect);
+      });
+      var labels = Array.prototype.filter.call(svg.querySelectorAll('text'), drawn);
+      var box = svg.getBBox();
+      figure.dataset.drawnBars = bars.length;
+      figure.dataset.drawnLabels = labels.length;
+      figure.dataset.drawnSize = Math.round(box.width) + 'x' + Math.round(box.height);
+    });
+  });
+})();
+"#;
+
+/// The page's policy, which lets no script run.
+const PAGE_POLICY: &str = "content=\"default-src 'none'; style-src 'unsafe-inline'\">";
+
+/// A copy of `html` to measure: [`MEASURE_SCRIPT`] added at the end of its head, and
+/// its policy widened by exactly that script (by nonce), so that every fetch stays
+/// blocked as in the page itself.
+fn measured(html: &str) -> String {
+    assert!(!html.contains("<script"), "the page ships a script");
+    assert_eq!(html.matches(PAGE_POLICY).count(), 1, "the page's policy");
+    assert_eq!(html.matches("</head>").count(), 1);
+    html.replace(
+        PAGE_POLICY,
+        "content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-measure'\">",
+    )
+    .replace(
+        "</head>",
+        &format!("<script nonce=\"measure\">{MEASURE_SCRIPT}</script>\n</head>"),
+    )
+}
+
+/// Write the measured copy of `html` for Chromium to open.
 fn write_page(dir: &Path, html: &str) -> PathBuf {
     let page = dir.join("report.html");
-    std::fs::write(&page, html).unwrap();
+    std::fs::write(&page, measured(html)).unwrap();
     page
 }
 
@@ -336,8 +387,8 @@ fn charts_draw_in_chromium_with_every_bar_and_nothing_fetched() {
     assert!(dom.contains("<p class=\"notice\">No retries in this period.</p>"));
 }
 
-/// The page's own check would catch a fetch: the same page with one image from
-/// outside reports it blocked.
+/// The measuring would catch a fetch: the same page with one image from outside
+/// reports it blocked.
 #[test]
 fn a_fetch_from_the_page_is_blocked_and_counted() {
     let Some(chromium) = chromium() else { return };

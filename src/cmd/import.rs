@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use crate::cli::{Global, Outcome};
+use super::{Global, Outcome};
 use crate::discover::{WalkOptions, resolve_roots};
 use crate::import::{Ending, ImportOptions, ImportOutcome, run_import};
 use crate::problem::printable;

@@ -1,5 +1,60 @@
-//! One module per subcommand: its arguments (with their `--help` text), then `run`.
+//! One module per subcommand: its arguments (with their `--help` text), then `run`;
+//! and what every command shares: the global settings and how a command ended.
 
 pub mod import;
 pub mod query;
 pub mod report;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::signals::Signal;
+
+/// Settings every command shares, resolved once from the command line.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub db: PathBuf,
+    pub lock_timeout: Duration,
+    pub quiet: bool,
+    /// Draw progress bars: stderr is a terminal and `--quiet` is off.
+    pub progress: bool,
+    /// The folders SQL may reach files in (`--allow-dir`, or the environment).
+    pub allow_dirs: Vec<PathBuf>,
+}
+
+impl Global {
+    /// Open the archive read-only for `query` and reports, in the sandbox that keeps
+    /// their SQL from changing it, with the folders of `--allow-dir` granted.
+    pub fn open_read_only(&self) -> Result<crate::store::Archive, crate::store::StoreError> {
+        crate::store::Archive::open_read_only(
+            &self.db,
+            self.lock_timeout,
+            &self.allow_dirs,
+            |holder| self.announce_wait(holder),
+        )
+    }
+
+    /// What a command says once while it waits for another process to release the
+    /// archive (nothing under `--quiet`), so a user at a terminal knows why it hangs.
+    pub fn announce_wait(&self, holder: &str) {
+        if !self.quiet {
+            eprintln!(
+                "postback-archive: waiting up to {} s for {} to release {}",
+                self.lock_timeout.as_secs(),
+                holder,
+                crate::store::shown(&self.db)
+            );
+        }
+    }
+}
+
+/// How a command that did its job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Some inputs had problems (exit status 2).
+    InputProblems,
+    /// A signal stopped the command; the exit status is 128 + the signal's number.
+    Interrupted(Signal),
+}

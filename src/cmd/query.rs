@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::cli::{Global, Outcome};
+use super::{Global, Outcome};
 use crate::output::{self, Destination, Format};
 use crate::store::query::{QueryError, run_query};
 use crate::store::shown;

@@ -8,13 +8,13 @@ use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use clap::{Args, Subcommand};
 
-use crate::cli::{Global, Outcome};
+use super::{Global, Outcome};
 use crate::output::{self, Destination, Format};
 use crate::report::daily::{DEFAULT_FORMATS, DailyConfig, FileFormat, write_daily};
 use crate::report::period::{Period, parse_date, parse_zone, yesterday};
 use crate::report::{Catalog, ReportError, run_report};
-use crate::store::query::{Cell, Column};
 use crate::store::shown;
+use crate::value::{Cell, Column};
 
 const REPORTS: &str = "\
 A report is a SQL file that starts with a header of `-- key: value` lines:

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::Encoder;
 use super::text::write_text;
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
 
 /// RFC 4180 CSV: fields quoted only when they hold a comma, quote or line break.
 pub struct Csv {

@@ -2,13 +2,21 @@
 //! per line). Numbers are numbers, but 128-bit integers and decimals are strings, as
 //! in the DuckDB CLI: JavaScript would round them. Lists (and `ROW(...)` values) are
 //! arrays, structs and maps objects, values of JSON columns JSON; every other value
-//! is its DuckDB text.
+//! is its DuckDB text. [`pretty`] writes the daily folder's own JSON documents.
 
 use std::io::{self, Write};
 
 use super::Encoder;
 use super::text::{is_number, is_unnamed, write_text};
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
+
+/// `value` as indented JSON ending in a newline, as the summary and manifest files are
+/// written.
+pub fn pretty(value: &impl serde::Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("plain data serializes");
+    text.push('\n');
+    text
+}
 
 pub struct Json {
     /// Wrap the objects in `[` `]`, one per line, separated by commas.

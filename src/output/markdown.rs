@@ -1,11 +1,12 @@
 //! Output, formats: a GitHub-flavoured Markdown table, streamed row by row (so its
-//! columns are not padded; Markdown renderers align them).
+//! columns are not padded; Markdown renderers align them), and [`MarkdownDocument`],
+//! prose with such tables (the daily `summary.md`).
 
 use std::io::{self, Write};
 
 use super::Encoder;
 use super::text::write_text;
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
 
 pub struct Markdown;
 
@@ -41,6 +42,49 @@ impl Encoder for Markdown {
 
     fn footer(&mut self, _out: &mut dyn Write) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A Markdown document built in order: a title and its lead paragraph, then sections
+/// of bullet lists and tables. The report stage says what it holds; this says how
+/// Markdown writes it.
+#[derive(Debug, Clone)]
+pub struct MarkdownDocument {
+    text: String,
+}
+
+impl MarkdownDocument {
+    /// `# title`, then the paragraph `lead`.
+    pub fn new(title: &str, lead: &str) -> Self {
+        MarkdownDocument {
+            text: format!("# {title}\n\n{lead}\n"),
+        }
+    }
+
+    /// A `## heading` starting a new section.
+    pub fn section(&mut self, heading: &str) {
+        self.text.push_str(&format!("\n## {heading}\n\n"));
+    }
+
+    /// One `- item` line per item.
+    pub fn bullets(&mut self, items: &[String]) {
+        for item in items {
+            self.text.push_str(&format!("- {item}\n"));
+        }
+    }
+
+    /// A table of `columns` and `rows`, as `--format markdown` prints it.
+    pub fn table(&mut self, columns: &[Column], rows: &[Vec<Cell>]) {
+        self.text.push_str(&super::render_to_string(
+            super::Format::Markdown,
+            columns,
+            rows,
+        ));
+    }
+
+    /// The document's text.
+    pub fn finish(self) -> String {
+        self.text
     }
 }
 

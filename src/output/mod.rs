@@ -1,23 +1,31 @@
 //! Output: the edge of the last stage (store -> **report**), where results leave.
 //!
 //! The only module that decides between standard output and a file, and between a
-//! table, CSV, TSV, JSON, JSON lines and Markdown. Commands hand it [`Column`]s and
-//! rows of [`Cell`]s through a [`RowSink`]; every format streams, so a result of any
-//! size is printed in bounded memory, and a file appears only once it is complete.
+//! table, CSV, TSV, JSON, JSON lines, Markdown and HTML. Commands hand it [`Column`]s
+//! and rows of [`Cell`]s through a [`RowSink`]; every format streams, so a result of
+//! any size is printed in bounded memory, and a file appears only once it is complete
+//! (`staged`: a file or a whole folder, written under a hidden name and renamed). The
+//! report stage says what its documents hold and hands them here to be written
+//! ([`MarkdownDocument`], [`pretty_json`], [`StagedFolder`], [`FileFormat`]).
 
 mod delimited;
 pub mod html;
 mod json;
 mod markdown;
+mod staged;
 mod table;
 pub mod text;
 
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Stdout, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::str::FromStr;
 
-use crate::store::query::{Cell, Column, RowReceiver};
 use crate::store::{ArchiveFiles, shown};
+use crate::value::{Cell, Column, RowReceiver};
+pub use json::pretty as pretty_json;
+pub use markdown::MarkdownDocument;
+use staged::AtomicFile;
+pub use staged::StagedFolder;
 
 /// How rows are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,6 +42,63 @@ pub enum Format {
     Jsonl,
     /// A GitHub-flavoured Markdown table.
     Markdown,
+}
+
+/// A format of the files `report daily` writes: each of [`Format`]'s file formats, one
+/// file per report, or the one HTML page of them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Tsv,
+    Json,
+    Jsonl,
+    Markdown,
+    /// One page, `index.html`, with every report and its chart.
+    Html,
+}
+
+impl FileFormat {
+    /// The file name extension, which is also the name `--formats` takes.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Tsv => "tsv",
+            FileFormat::Json => "json",
+            FileFormat::Jsonl => "jsonl",
+            FileFormat::Markdown => "md",
+            FileFormat::Html => "html",
+        }
+    }
+
+    /// The output format of each report's own file; `None` for the one HTML page.
+    pub fn output_format(self) -> Option<Format> {
+        match self {
+            FileFormat::Csv => Some(Format::Csv),
+            FileFormat::Tsv => Some(Format::Tsv),
+            FileFormat::Json => Some(Format::Json),
+            FileFormat::Jsonl => Some(Format::Jsonl),
+            FileFormat::Markdown => Some(Format::Markdown),
+            FileFormat::Html => None,
+        }
+    }
+}
+
+impl FromStr for FileFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "csv" => Ok(FileFormat::Csv),
+            "tsv" => Ok(FileFormat::Tsv),
+            "json" => Ok(FileFormat::Json),
+            "jsonl" => Ok(FileFormat::Jsonl),
+            "md" | "markdown" => Ok(FileFormat::Markdown),
+            "html" => Ok(FileFormat::Html),
+            other => Err(format!(
+                "unknown format '{other}'; use csv, tsv, json, jsonl, md or html"
+            )),
+        }
+    }
 }
 
 /// Where rows go.
@@ -195,7 +260,7 @@ impl Target {
             Target::Stdout(_) if source.kind() == io::ErrorKind::BrokenPipe => OutputError::Closed,
             Target::Stdout(_) => OutputError::Stdout { source },
             Target::File(file) => OutputError::File {
-                path: file.path.clone(),
+                path: file.path().to_path_buf(),
                 source,
             },
         }
@@ -228,53 +293,6 @@ impl Write for Target {
         match self {
             Target::Stdout(stdout) => stdout.flush(),
             Target::File(file) => file.writer.flush(),
-        }
-    }
-}
-
-/// A file written under a temporary name in its destination's folder (so the rename
-/// stays on one file system) and renamed over the destination by `commit`.
-struct AtomicFile {
-    path: PathBuf,
-    temporary: PathBuf,
-    writer: BufWriter<File>,
-    committed: bool,
-}
-
-impl AtomicFile {
-    fn create(path: &Path) -> io::Result<Self> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-        let mut temporary_name = std::ffi::OsString::from(".");
-        temporary_name.push(name);
-        temporary_name.push(format!(".{}.tmp", std::process::id()));
-        let temporary = path.with_file_name(temporary_name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
-        Ok(AtomicFile {
-            path: path.to_path_buf(),
-            temporary,
-            writer: BufWriter::new(file),
-            committed: false,
-        })
-    }
-
-    fn commit(&mut self) -> io::Result<()> {
-        self.writer.flush()?;
-        self.writer.get_ref().sync_all()?;
-        fs::rename(&self.temporary, &self.path)?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.temporary);
         }
     }
 }
@@ -408,27 +426,5 @@ mod tests {
             render(Format::Table, &columns, &[]),
             "┌────────┬───┐\n│ origin │ n │\n└────────┴───┘\n"
         );
-    }
-
-    #[test]
-    fn atomic_file_appears_only_on_commit() {
-        let dir = std::env::temp_dir().join(format!("postback-archive-out-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("result.csv");
-        let mut file = AtomicFile::create(&path).unwrap();
-        file.writer.write_all(b"a\n").unwrap();
-        assert!(!path.exists());
-        file.commit().unwrap();
-        drop(file);
-        assert_eq!(fs::read_to_string(&path).unwrap(), "a\n");
-
-        let abandoned = AtomicFile::create(&dir.join("abandoned.csv")).unwrap();
-        drop(abandoned);
-        let names: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["result.csv"]);
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::Encoder;
 use super::text::write_text;
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
 
 /// Rows read before the column widths are fixed.
 pub const SAMPLE_ROWS: usize = 1000;

@@ -1,35 +1,25 @@
 //! Report, the nightly job (store -> **report** -> files): every report of one local
 //! day, in every format asked for, written to `DIR/YYYY-MM-DD/` with a summary and a
-//! manifest. The folder appears whole or not at all (`folder`).
+//! manifest. The folder appears whole or not at all ([`StagedFolder`]).
+//!
+//! This module composes the day: it runs the reports, then has [`super::summary`] and
+//! [`super::page`] say what the documents hold (both read [`super::day`], neither
+//! reads this), and [`crate::output`] writes every file in its format.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::output::{self, Destination, Format, OutputError, RowSink};
+pub use crate::output::FileFormat;
+use crate::output::{self, Destination, OutputError, RowSink, StagedFolder};
 use crate::store::Archive;
-use crate::store::query::{Cell, Column, RowReceiver};
-use crate::store::report::{ArchiveState, PeriodCounts, archive_state, period_counts};
+use crate::store::report_inputs::{ArchiveState, PeriodCounts, archive_state, period_counts};
+use crate::value::{Cell, Column, RowReceiver};
 
-use super::folder::StagedFolder;
-use super::page;
+use super::day::{DayFacts, WrittenReport, is_key_figures};
 use super::period::Period;
-use super::summary::{self, DayFacts, write_file};
-use super::{Catalog, Collected, Report, ReportError, Source, run_report};
-
-/// A format of the daily files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    Csv,
-    Tsv,
-    Json,
-    Jsonl,
-    Markdown,
-    /// One page, `index.html`, with every report and its chart.
-    Html,
-}
+use super::{Catalog, Collected, Report, ReportError, page, run_report, summary};
 
 /// What `report daily` writes when `--formats` is not given.
 pub const DEFAULT_FORMATS: [FileFormat; 4] = [
@@ -38,50 +28,6 @@ pub const DEFAULT_FORMATS: [FileFormat; 4] = [
     FileFormat::Markdown,
     FileFormat::Html,
 ];
-
-impl FileFormat {
-    /// The file name extension, which is also the name `--formats` takes.
-    pub fn extension(self) -> &'static str {
-        match self {
-            FileFormat::Csv => "csv",
-            FileFormat::Tsv => "tsv",
-            FileFormat::Json => "json",
-            FileFormat::Jsonl => "jsonl",
-            FileFormat::Markdown => "md",
-            FileFormat::Html => "html",
-        }
-    }
-
-    /// The output format of each report's own file; `None` for the one HTML page.
-    fn output_format(self) -> Option<Format> {
-        match self {
-            FileFormat::Csv => Some(Format::Csv),
-            FileFormat::Tsv => Some(Format::Tsv),
-            FileFormat::Json => Some(Format::Json),
-            FileFormat::Jsonl => Some(Format::Jsonl),
-            FileFormat::Markdown => Some(Format::Markdown),
-            FileFormat::Html => None,
-        }
-    }
-}
-
-impl FromStr for FileFormat {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "csv" => Ok(FileFormat::Csv),
-            "tsv" => Ok(FileFormat::Tsv),
-            "json" => Ok(FileFormat::Json),
-            "jsonl" => Ok(FileFormat::Jsonl),
-            "md" | "markdown" => Ok(FileFormat::Markdown),
-            "html" => Ok(FileFormat::Html),
-            other => Err(format!(
-                "unknown format '{other}'; use csv, tsv, json, jsonl, md or html"
-            )),
-        }
-    }
-}
 
 /// What `report daily` was asked to do, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -101,16 +47,6 @@ pub struct DailyOutcome {
     /// How many postbacks occurred that day: zero deserves a warning.
     pub postbacks: i64,
     pub period: Period,
-}
-
-/// One report as written to the folder.
-pub(super) struct WrittenReport<'a> {
-    pub report: &'a Report,
-    pub period: Period,
-    pub rows: u64,
-    pub files: Vec<String>,
-    /// The rows, when the HTML page or the summary needs them.
-    pub kept: Option<Collected>,
 }
 
 /// Write every report of `config.date` to `config.out_dir/YYYY-MM-DD`. Nothing is
@@ -151,15 +87,21 @@ pub fn write_daily(
         key_figures: key_figures(&written),
     };
     let mut files: Vec<String> = written.iter().flat_map(|w| w.files.clone()).collect();
-    files.extend(summary::write_summary(folder.path(), &facts, &written)?);
+    put(
+        &folder,
+        &mut files,
+        "summary.md",
+        &summary::markdown(&facts, &written),
+    )?;
+    let summary_json = output::pretty_json(&summary::json(&facts));
+    put(&folder, &mut files, "summary.json", &summary_json)?;
     if config.formats.contains(&FileFormat::Html) {
         let html = page::render(&facts, &mut written, now);
-        write_file(folder.path(), "index.html", &html)?;
-        files.push("index.html".to_string());
+        put(&folder, &mut files, "index.html", &html)?;
     }
     let manifest = summary::Manifest::new(archive.path(), &state, &facts, &written, &files, now);
-    summary::write_json(folder.path(), "manifest.json", &manifest)?;
-    files.push("manifest.json".to_string());
+    let manifest = output::pretty_json(&manifest);
+    put(&folder, &mut files, "manifest.json", &manifest)?;
     let folder = folder.commit().map_err(folder_error)?;
     Ok(DailyOutcome {
         folder,
@@ -167,6 +109,20 @@ pub fn write_daily(
         postbacks: counts.postbacks,
         period: day,
     })
+}
+
+/// Write `text` to the file `name` of `folder` and add it to `files`.
+fn put(
+    folder: &StagedFolder,
+    files: &mut Vec<String>,
+    name: &str,
+    text: &str,
+) -> Result<(), ReportError> {
+    folder
+        .write_file(name, text)
+        .map_err(|(path, source)| ReportError::Folder { path, source })?;
+    files.push(name.to_string());
+    Ok(())
 }
 
 /// The day's folder `DIR/DATE` is replaced whole, and hidden `DIR/.DATE.*` folders of
@@ -231,11 +187,6 @@ fn write_report<'a>(
         files,
         kept: fanout.kept,
     })
-}
-
-/// The canned report whose rows are the summary's key figures.
-pub(super) fn is_key_figures(report: &Report) -> bool {
-    report.source == Source::Canned && report.name() == "key-figures"
 }
 
 /// Sends a report's rows to every file at once, counting them.

@@ -5,10 +5,10 @@
 //! through the [`registry`]; users add their own from a folder. A report runs for a
 //! [`period`] of whole local days in a time zone: the period's UTC bounds are bound to
 //! its `$parameters` and its local days and hours are handed to it as tables
-//! ([`crate::store::report`]). [`daily`] writes every report of one day to a folder.
+//! ([`crate::store::report_inputs`]). [`daily`] writes every report of one day to a folder.
 
 pub mod daily;
-mod folder;
+mod day;
 pub mod header;
 mod page;
 pub mod period;

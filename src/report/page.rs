@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::output::html::{self, HtmlDocument, HtmlSection};
 
-use super::daily::{WrittenReport, is_key_figures};
+use super::day::{DayFacts, WrittenReport, is_key_figures, subtitle, title};
 use super::header::{Chart, ChartKind};
-use super::summary::{self, DayFacts};
 
 /// The page for `facts` and `written`, whose kept rows it takes.
 pub(super) fn render(
@@ -23,10 +22,10 @@ pub(super) fn render(
         .map(section)
         .collect();
     let document = HtmlDocument {
-        title: summary::title(&facts.period),
+        title: title(&facts.period),
         subtitle: format!(
             "{}; written {}",
-            summary::subtitle(facts),
+            subtitle(facts),
             now.format("%Y-%m-%d %H:%M UTC")
         ),
         summary: facts.key_figures.clone(),

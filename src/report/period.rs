@@ -12,7 +12,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::store::report::{DayBounds, HourBounds};
+use crate::store::report_inputs::{DayBounds, HourBounds};
 
 /// Whole local days, `first` to `last` inclusive, in `zone`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

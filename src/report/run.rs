@@ -4,8 +4,9 @@
 
 use crate::output::OutputError;
 use crate::store::Archive;
-use crate::store::query::{Cell, Column, Param, QueryError, RowReceiver, run_query_named};
-use crate::store::report::set_period;
+use crate::store::query::{Param, QueryError, run_query_named};
+use crate::store::report_inputs::set_period;
+use crate::value::{Cell, Column, RowReceiver};
 
 use super::header::ParamName;
 use super::period::Period;

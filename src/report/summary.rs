@@ -1,105 +1,37 @@
-//! Report, helper: the documents `report daily` writes beside the reports (report ->
-//! files): `summary.md` and `summary.json` for people and dashboards, and
-//! `manifest.json`, which says what the folder holds and what the archive was.
+//! Report, helper: what the documents `report daily` writes beside the reports say
+//! (report -> output): `summary.md` and `summary.json` for people and dashboards, and
+//! `manifest.json`, which says what the folder holds and what the archive was. The
+//! output module writes them (Markdown, JSON, the folder).
 
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 
-use crate::output::{self, Format};
-use crate::store::query::{Cell, Column};
-use crate::store::report::ArchiveState;
+use crate::output::MarkdownDocument;
+use crate::store::report_inputs::ArchiveState;
+use crate::value::{Cell, Column};
 
-use super::ReportError;
-use super::daily::WrittenReport;
+use super::day::{DayFacts, WrittenReport, subtitle, title};
 use super::period::{Period, local_rfc3339};
 
-/// What is known about the day once its reports ran.
-pub(super) struct DayFacts {
-    pub period: Period,
-    pub postbacks: i64,
-    /// Of those, the ones dated by their arrival: they carry no timestamp.
-    pub dated_by_arrival: i64,
-    pub notices: Vec<String>,
-    pub key_figures: Vec<(String, String)>,
-}
-
-/// `Postback reports for 2026-11-01 (America/New_York)`.
-pub(super) fn title(day: &Period) -> String {
-    format!("Postback reports for {}", day.describe())
-}
-
-/// `2026-11-01T00:00:00-04:00 to 2026-11-02T00:00:00-05:00: 25 hours, 27 postbacks`,
-/// and `(1 dated by arrival)` when some carry no timestamp.
-pub(super) fn subtitle(facts: &DayFacts) -> String {
-    let (starts, ends) = (facts.period.starts(), facts.period.ends());
-    let by_arrival = match facts.dated_by_arrival {
-        0 => String::new(),
-        n => format!(" ({n} dated by arrival)"),
-    };
-    format!(
-        "{} to {}: {} hours, {} postbacks{by_arrival}",
-        starts.format("%Y-%m-%dT%H:%M:%S%:z"),
-        ends.format("%Y-%m-%dT%H:%M:%S%:z"),
-        (ends - starts).num_hours(),
-        facts.postbacks
-    )
-}
-
-/// Write `summary.md` and `summary.json`; returns their names.
-pub(super) fn write_summary(
-    folder: &Path,
-    facts: &DayFacts,
-    written: &[WrittenReport<'_>],
-) -> Result<Vec<String>, ReportError> {
-    write_file(folder, "summary.md", &summary_markdown(facts, written))?;
-    let summary = SummaryJson {
-        date: facts.period.first().to_string(),
-        time_zone: facts.period.zone().name(),
-        from: facts
-            .period
-            .starts()
-            .format("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string(),
-        to: facts
-            .period
-            .ends()
-            .format("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string(),
-        postbacks: facts.postbacks,
-        postbacks_dated_by_arrival: facts.dated_by_arrival,
-        notices: &facts.notices,
-        key_figures: facts
-            .key_figures
-            .iter()
-            .map(|(figure, value)| KeyFigure { figure, value })
-            .collect(),
-    };
-    write_json(folder, "summary.json", &summary)?;
-    Ok(vec!["summary.md".to_string(), "summary.json".to_string()])
-}
-
-fn summary_markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> String {
-    let mut text = format!("# {}\n\n{}.\n", title(&facts.period), subtitle(facts));
+/// `summary.md`: the title, the notices, the key figures and a table of the reports
+/// with links to their files.
+pub(super) fn markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> String {
+    let lead = format!("{}.", subtitle(facts));
+    let mut document = MarkdownDocument::new(&title(&facts.period), &lead);
     if !facts.notices.is_empty() {
-        text.push_str("\n## Notices\n\n");
-        for notice in &facts.notices {
-            text.push_str(&format!("- {notice}\n"));
-        }
+        document.section("Notices");
+        document.bullets(&facts.notices);
     }
-    text.push_str("\n## Key figures\n\n");
+    document.section("Key figures");
     let figures: Vec<Vec<Cell>> = facts
         .key_figures
         .iter()
         .map(|(figure, value)| vec![Cell::Text(figure.clone()), Cell::Text(value.clone())])
         .collect();
-    text.push_str(&output::render_to_string(
-        Format::Markdown,
-        &[text_column("figure"), text_column("value")],
-        &figures,
-    ));
-    text.push_str("\n## Reports\n\n");
+    document.table(&[text_column("figure"), text_column("value")], &figures);
+    document.section("Reports");
     let reports: Vec<Vec<Cell>> = written
         .iter()
         .map(|w| {
@@ -128,12 +60,34 @@ fn summary_markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> String {
         },
         text_column("files"),
     ];
-    text.push_str(&output::render_to_string(
-        Format::Markdown,
-        &columns,
-        &reports,
-    ));
-    text
+    document.table(&columns, &reports);
+    document.finish()
+}
+
+/// `summary.json`: the day's facts for dashboards.
+pub(super) fn json(facts: &DayFacts) -> SummaryJson<'_> {
+    SummaryJson {
+        date: facts.period.first().to_string(),
+        time_zone: facts.period.zone().name(),
+        from: facts
+            .period
+            .starts()
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+        to: facts
+            .period
+            .ends()
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+        postbacks: facts.postbacks,
+        postbacks_dated_by_arrival: facts.dated_by_arrival,
+        notices: &facts.notices,
+        key_figures: facts
+            .key_figures
+            .iter()
+            .map(|(figure, value)| KeyFigure { figure, value })
+            .collect(),
+    }
 }
 
 fn text_column(name: &str) -> Column {
@@ -154,7 +108,7 @@ fn period_label(period: &Period) -> String {
 }
 
 #[derive(Serialize)]
-struct SummaryJson<'a> {
+pub(super) struct SummaryJson<'a> {
     date: String,
     time_zone: &'a str,
     from: String,
@@ -280,21 +234,4 @@ fn report_json<'a>(written: &'a WrittenReport<'a>) -> ReportJson<'a> {
 
 fn utc_text(instant: NaiveDateTime) -> String {
     instant.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// Write `value` as pretty JSON to `folder/name`.
-pub(super) fn write_json(
-    folder: &Path,
-    name: &str,
-    value: &impl Serialize,
-) -> Result<(), ReportError> {
-    let mut text = serde_json::to_string_pretty(value).expect("plain data serializes");
-    text.push('\n');
-    write_file(folder, name, &text)
-}
-
-/// Write `text` to `folder/name`.
-pub(super) fn write_file(folder: &Path, name: &str, text: &str) -> Result<(), ReportError> {
-    let path = folder.join(name);
-    std::fs::write(&path, text).map_err(|source| ReportError::Folder { path, source })
 }

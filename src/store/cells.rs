@@ -1,78 +1,14 @@
 //! Store, helper: DuckDB's values as [`Cell`]s, for [`super::query`] (store -> **report**).
 //!
 //! The output module that prints results never sees a DuckDB type: a column's logical
-//! type decides its [`Shape`], and the shape how each value becomes a [`Cell`].
+//! type decides its [`Shape`], and the shape how each value becomes a [`Cell`] (the
+//! plain value types live in [`crate::value`]; only this conversion knows DuckDB).
 
 use duckdb::arrow::datatypes::{DataType, IntervalUnit, TimeUnit as ArrowTimeUnit};
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::types::{TimeUnit, Value, ValueRef};
 
-/// One column of a result: what the output prints in its header and how it aligns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    pub name: String,
-    /// DuckDB's name for the column's type, e.g. `BIGINT`, `VARCHAR[]`, `JSON`.
-    pub type_name: String,
-    /// The values are numbers, which tables align to the right.
-    pub numeric: bool,
-}
-
-impl Column {
-    /// A BIGINT (numeric) or VARCHAR column, for tests of the outputs.
-    #[cfg(test)]
-    pub fn for_test(name: &str, numeric: bool) -> Self {
-        let type_name = if numeric { "BIGINT" } else { "VARCHAR" }.to_string();
-        Column {
-            name: name.to_string(),
-            type_name,
-            numeric,
-        }
-    }
-}
-
-/// One value of a result row, independent of DuckDB. Times are kept as numbers since
-/// the Unix epoch (UTC), as DuckDB stores them, so that nothing is lost or rounded.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Null,
-    Bool(bool),
-    /// TINYINT, SMALLINT, INTEGER, BIGINT.
-    Int(i64),
-    /// UTINYINT, USMALLINT, UINTEGER, UBIGINT.
-    UInt(u64),
-    HugeInt(i128),
-    /// UHUGEINT, such as the `fingerprint` columns.
-    UHugeInt(u128),
-    Float(f32),
-    Double(f64),
-    /// A DECIMAL, as its exact text (`12.50`).
-    Decimal(String),
-    /// VARCHAR, and the types DuckDB hands over as text: UUID, ENUM.
-    Text(String),
-    /// A value of a `JSON` column, as the JSON text DuckDB stores.
-    Json(String),
-    Blob(Vec<u8>),
-    /// DATE: days since 1970-01-01; `i32::MAX` and `-i32::MAX` are DuckDB's infinities.
-    Date(i32),
-    /// TIME: microseconds since midnight.
-    Time(i64),
-    /// TIMESTAMP (and `_S`, `_MS`): microseconds; `i64::MAX` and `-i64::MAX` are infinities.
-    Timestamp(i64),
-    /// TIMESTAMP_NS: nanoseconds.
-    TimestampNs(i64),
-    /// TIMESTAMP WITH TIME ZONE: microseconds. This build of DuckDB has no time zones
-    /// but UTC, so these print as UTC (`+00`).
-    TimestampTz(i64),
-    Interval {
-        months: i32,
-        days: i32,
-        micros: i64,
-    },
-    /// LIST and ARRAY.
-    List(Vec<Cell>),
-    Struct(Vec<(String, Cell)>),
-    Map(Vec<(Cell, Cell)>),
-}
+use crate::value::Cell;
 
 /// What a column's logical type adds to the values DuckDB hands over: some types
 /// arrive as plain text, plain instants or signed integers, and only the type tells

@@ -9,7 +9,7 @@ mod files;
 mod ledger;
 pub mod query;
 pub mod raw;
-pub mod report;
+pub mod report_inputs;
 pub mod runs;
 mod sandbox;
 mod schema;

@@ -11,8 +11,8 @@ use duckdb::types::{TimeUnit, ToSql, ToSqlOutput, Value, ValueRef};
 use duckdb::{Statement, params_from_iter};
 
 use super::Archive;
-pub use super::cells::{Cell, Column};
 use super::cells::{Shape, cell, readable, shape, type_name};
+pub use crate::value::{Cell, Column, RowReceiver};
 
 /// A value bound to a `?` (or `$1`) placeholder: reports pass their `--from`/`--to`
 /// bounds and filters this way instead of splicing text into SQL.
@@ -114,14 +114,6 @@ fn refine<E>(archive: &Archive, error: QueryError<E>) -> QueryError<E> {
             .files()
             .is_beside_archive(std::path::Path::new(path)),
     }
-}
-
-/// Where [`run_query`] sends a result: first its columns, then each row in order.
-/// Returning an error stops the query.
-pub trait RowReceiver {
-    type Error;
-    fn columns(&mut self, columns: &[Column]) -> Result<(), Self::Error>;
-    fn row(&mut self, cells: &[Cell]) -> Result<(), Self::Error>;
 }
 
 /// Run `sql` (several statements are allowed; the last one's result is streamed) with

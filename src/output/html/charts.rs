@@ -6,14 +6,16 @@
 
 use std::error::Error;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Chart, ChartKind, escape};
 use crate::output::text::text;
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
 
 /// Width of every chart's drawing; the page scales it to the width of the section.
 const WIDTH: u32 = 960;
@@ -34,6 +36,38 @@ const FONT_SIZE: f64 = 15.0;
 /// A generous width of one character at that size, for laying out labels.
 const CHAR_WIDTH: f64 = 7.2;
 const VALUE_AXIS_WIDTH: u32 = 80;
+/// Height of the value axis under horizontal bars: its numbers and its description.
+const ROWS_VALUE_AXIS_HEIGHT: u32 = 52;
+/// How many numbers the value axis shows, about.
+const VALUE_TICKS: usize = 6;
+/// Margins of the drawing around the plot and its label areas.
+const MARGIN_TOP: u32 = 12;
+const MARGIN_LEFT: u32 = 8;
+const COLUMNS_MARGIN_RIGHT: u32 = 16;
+/// Wider: the totals are written past the ends of horizontal bars.
+const ROWS_MARGIN_RIGHT: u32 = 24;
+/// Height of level labels under vertical bars.
+const LEVEL_LABEL_AREA: u32 = 28;
+/// Room beside the widest label in a label area.
+const LABEL_PADDING: u32 = 16;
+/// Space between the axis and a row's or column's label.
+const LABEL_GAP: i32 = 8;
+/// Space between a bar's end and its total: above a vertical bar, after a horizontal one.
+const TOTAL_GAP_ABOVE: i32 = 3;
+const TOTAL_GAP_AFTER: i32 = 4;
+/// Least room between neighbouring level labels, and between totals, beyond their width.
+const LABEL_SPACING: f64 = 6.0;
+const TOTAL_SPACING: f64 = 2.0;
+/// Half the width of a whisker's end caps, in rows (shared by the side-by-side bars).
+const WHISKER_CAP: f64 = 0.12;
+const WHISKER_STROKE: u32 = 2;
+/// Share of its row's slot that a group of side-by-side bars fills, centred.
+const GROUP_WIDTH: f64 = 0.8;
+const GROUP_INSET: f64 = 0.1;
+/// Where a stacked bar spans its row's slot.
+const STACK_SPAN: (f64, f64) = (0.15, 0.85);
+/// Room past the highest bar (and the lowest) for its total, as a factor.
+const VALUE_HEADROOM: f64 = 1.15;
 
 /// Series colours, told apart also by people with a colour vision deficiency
 /// (Tableau 10). The browser test finds the bars by these fills.
@@ -205,7 +239,7 @@ impl Plot {
     /// Where each non-zero value is drawn; each is at least `min_length` long, so a
     /// small count next to a large one still shows.
     fn bars(&self, min_length: f64) -> Vec<Bar> {
-        let width = 0.8 / self.series.len() as f64;
+        let width = GROUP_WIDTH / self.series.len() as f64;
         let mut bars = Vec::new();
         for category in 0..self.labels.len() {
             let start = category as f64;
@@ -220,9 +254,9 @@ impl Plot {
                     let base = if value > 0.0 { &mut above } else { &mut below };
                     let from = *base;
                     *base += length;
-                    ((start + 0.15, start + 0.85), (from, *base))
+                    ((start + STACK_SPAN.0, start + STACK_SPAN.1), (from, *base))
                 } else {
-                    let left = start + 0.1 + width * index as f64;
+                    let left = start + GROUP_INSET + width * index as f64;
                     ((left, left + width), (0.0, length))
                 };
                 bars.push(Bar {
@@ -248,7 +282,7 @@ impl Plot {
             low = low.min(from);
             high = high.max(to);
         }
-        (low * 1.15, high * 1.15)
+        (low * VALUE_HEADROOM, high * VALUE_HEADROOM)
     }
 
     /// The intervals to draw, as (where across, (from, to)): over side-by-side bars or
@@ -258,12 +292,12 @@ impl Plot {
         if stacked || self.kind == ChartKind::HorizontalBars {
             return Vec::new();
         }
-        let width = 0.8 / self.series.len() as f64;
+        let width = GROUP_WIDTH / self.series.len() as f64;
         let mut whiskers = Vec::new();
         for (index, series) in self.series.iter().enumerate() {
             for (category, interval) in series.intervals.iter().enumerate() {
                 if let Some(interval) = interval {
-                    let left = category as f64 + 0.1 + width * index as f64;
+                    let left = category as f64 + GROUP_INSET + width * index as f64;
                     whiskers.push((left + width / 2.0, *interval));
                 }
             }
@@ -295,122 +329,98 @@ impl Plot {
 /// above the bars when every one of them fits.
 fn draw_columns(plot: &Plot, value_label: &str) -> Result<String, Box<dyn Error>> {
     let count = plot.labels.len();
-    let labels: Vec<String> = plot
-        .labels
-        .iter()
-        .map(|label| cut(label, MAX_COLUMN_LABEL))
-        .collect();
-    let widest = labels
-        .iter()
-        .map(|label| text_width(label))
-        .fold(0.0, f64::max);
-    let slot = f64::from(WIDTH - VALUE_AXIS_WIDTH - 24) / count as f64;
-    let upright = widest + 6.0 > slot;
-    let label_area = if upright { widest as u32 + 16 } else { 28 };
-    let size = (WIDTH, PLOT_HEIGHT + 12 + label_area);
-    svg(size, |root| {
-        let (low, high) = plot.value_range();
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(12)
-            .margin_right(16)
-            .margin_left(8)
-            .x_label_area_size(label_area)
-            .y_label_area_size(VALUE_AXIS_WIDTH)
-            .build_cartesian_2d(0.0..count as f64, low..high)?;
-        let value_text = |value: &f64| number_text(*value);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .max_light_lines(0)
-            .x_labels(0)
-            .y_labels(6)
-            .y_label_formatter(&value_text)
-            .y_desc(value_label)
-            .label_style(label_style())
-            .axis_desc_style(label_style())
-            .bold_line_style(GRID)
-            .axis_style(AXIS)
-            .draw()?;
-        let bars = plot.bars((high - low) / f64::from(PLOT_HEIGHT));
-        chart.draw_series(bars.iter().map(|bar| {
-            let corners = [(bar.across.0, bar.along.0), (bar.across.1, bar.along.1)];
-            Rectangle::new(corners, plot.series[bar.series].color.filled())
-        }))?;
-        for (across, (from, to)) in plot.whiskers() {
-            let cap = 0.12 / plot.series.len() as f64;
-            let style = INK.stroke_width(2);
-            let lines = [
-                vec![(across, from), (across, to)],
-                vec![(across - cap, from), (across + cap, from)],
-                vec![(across - cap, to), (across + cap, to)],
-            ];
-            chart.draw_series(lines.into_iter().map(|line| PathElement::new(line, style)))?;
-        }
-        let totals = plot.totals(&bars);
-        let texts: Vec<String> = totals
-            .iter()
-            .map(|(total, _)| number_text(*total))
-            .collect();
-        if texts.iter().all(|text| text_width(text) + 2.0 <= slot) {
-            for (category, (text, (_, end))) in texts.into_iter().zip(totals).enumerate() {
-                let (x, y) = chart.backend_coord(&(category as f64 + 0.5, end));
-                let style = label_style().pos(Pos::new(HPos::Center, VPos::Bottom));
-                root.draw(&Text::new(text, (x, y - 3), style))?;
+    let (labels, widest) = cut_labels(plot, MAX_COLUMN_LABEL);
+    let slot =
+        f64::from(WIDTH - VALUE_AXIS_WIDTH - MARGIN_LEFT - COLUMNS_MARGIN_RIGHT) / count as f64;
+    let upright = widest + LABEL_SPACING > slot;
+    let label_area = if upright {
+        label_area(widest)
+    } else {
+        LEVEL_LABEL_AREA
+    };
+    let layout = Layout {
+        size: (WIDTH, MARGIN_TOP + PLOT_HEIGHT + label_area),
+        margin_right: COLUMNS_MARGIN_RIGHT,
+        label_area: (label_area, VALUE_AXIS_WIDTH),
+        direction: Direction::Up,
+    };
+    let (low, high) = plot.value_range();
+    draw(
+        &layout,
+        0.0..count as f64,
+        low..high,
+        value_label,
+        |root, chart| {
+            let bars = plot.bars((high - low) / f64::from(PLOT_HEIGHT));
+            chart.draw_series(bars.iter().map(|bar| {
+                let corners = [(bar.across.0, bar.along.0), (bar.across.1, bar.along.1)];
+                Rectangle::new(corners, plot.series[bar.series].color.filled())
+            }))?;
+            draw_whiskers(chart, plot)?;
+            let totals = plot.totals(&bars);
+            let texts: Vec<String> = totals
+                .iter()
+                .map(|(total, _)| number_text(*total))
+                .collect();
+            if texts
+                .iter()
+                .all(|text| text_width(text) + TOTAL_SPACING <= slot)
+            {
+                for (category, (text, (_, end))) in texts.into_iter().zip(totals).enumerate() {
+                    let (x, y) = chart.backend_coord(&(category as f64 + 0.5, end));
+                    let style = label_style().pos(Pos::new(HPos::Center, VPos::Bottom));
+                    root.draw(&Text::new(text, (x, y - TOTAL_GAP_ABOVE), style))?;
+                }
             }
-        }
-        for (category, label) in labels.into_iter().enumerate() {
-            let (x, y) = chart.backend_coord(&(category as f64 + 0.5, low));
-            let style = if upright {
-                let style = label_style().transform(FontTransform::Rotate270);
-                style.pos(Pos::new(HPos::Right, VPos::Center))
-            } else {
-                label_style().pos(Pos::new(HPos::Center, VPos::Top))
-            };
-            root.draw(&Text::new(label, (x, y + 8), style))?;
-        }
-        Ok(())
-    })
+            for (category, label) in labels.into_iter().enumerate() {
+                let (x, y) = chart.backend_coord(&(category as f64 + 0.5, low));
+                let style = if upright {
+                    let style = label_style().transform(FontTransform::Rotate270);
+                    style.pos(Pos::new(HPos::Right, VPos::Center))
+                } else {
+                    label_style().pos(Pos::new(HPos::Center, VPos::Top))
+                };
+                root.draw(&Text::new(label, (x, y + LABEL_GAP), style))?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Each interval of vertical bars as a line across its bar with a cap at each end.
+fn draw_whiskers(chart: &mut Plane<'_, '_>, plot: &Plot) -> Result<(), Box<dyn Error>> {
+    for (across, (from, to)) in plot.whiskers() {
+        let cap = WHISKER_CAP / plot.series.len() as f64;
+        let style = INK.stroke_width(WHISKER_STROKE);
+        let lines = [
+            vec![(across, from), (across, to)],
+            vec![(across - cap, from), (across + cap, from)],
+            vec![(across - cap, to), (across + cap, to)],
+        ];
+        chart.draw_series(lines.into_iter().map(|line| PathElement::new(line, style)))?;
+    }
+    Ok(())
 }
 
 /// Horizontal bars, first row on top, labels on the left and totals at the ends.
 /// Row labels are drawn here rather than by the mesh, which places ticks by value.
 fn draw_rows(plot: &Plot, value_label: &str) -> Result<String, Box<dyn Error>> {
     let count = plot.labels.len();
-    let labels: Vec<String> = plot
-        .labels
-        .iter()
-        .map(|label| cut(label, MAX_ROW_LABEL))
-        .collect();
-    let widest = labels
-        .iter()
-        .map(|label| text_width(label))
-        .fold(0.0, f64::max);
-    let size = (WIDTH, 12 + count as u32 * ROW_HEIGHT + 52);
+    let (labels, widest) = cut_labels(plot, MAX_ROW_LABEL);
+    let layout = Layout {
+        size: (
+            WIDTH,
+            MARGIN_TOP + count as u32 * ROW_HEIGHT + ROWS_VALUE_AXIS_HEIGHT,
+        ),
+        margin_right: ROWS_MARGIN_RIGHT,
+        label_area: (ROWS_VALUE_AXIS_HEIGHT, label_area(widest)),
+        direction: Direction::Right,
+    };
+    let bar_room = WIDTH - label_area(widest) - MARGIN_LEFT - ROWS_MARGIN_RIGHT;
     let rows = count as f64;
-    svg(size, |root| {
-        let (low, high) = plot.value_range();
-        let mut chart = ChartBuilder::on(root)
-            .margin_top(12)
-            .margin_right(24)
-            .margin_left(8)
-            .x_label_area_size(52)
-            .y_label_area_size(widest as u32 + 16)
-            .build_cartesian_2d(low..high, 0.0..rows)?;
-        let value_text = |value: &f64| number_text(*value);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .max_light_lines(0)
-            .x_labels(6)
-            .y_labels(0)
-            .x_label_formatter(&value_text)
-            .x_desc(value_label)
-            .label_style(label_style())
-            .axis_desc_style(label_style())
-            .bold_line_style(GRID)
-            .axis_style(AXIS)
-            .draw()?;
-        let bars = plot.bars((high - low) / f64::from(WIDTH - widest as u32 - 48));
+    let (low, high) = plot.value_range();
+    draw(&layout, low..high, 0.0..rows, value_label, |root, chart| {
+        let bars = plot.bars((high - low) / f64::from(bar_room));
         chart.draw_series(bars.iter().map(|bar| {
             let corners = [
                 (bar.along.0, rows - bar.across.0),
@@ -421,15 +431,100 @@ fn draw_rows(plot: &Plot, value_label: &str) -> Result<String, Box<dyn Error>> {
         for (row, (total, end)) in plot.totals(&bars).into_iter().enumerate() {
             let (x, y) = chart.backend_coord(&(end, rows - row as f64 - 0.5));
             let style = label_style().pos(Pos::new(HPos::Left, VPos::Center));
-            root.draw(&Text::new(number_text(total), (x + 4, y), style))?;
+            root.draw(&Text::new(
+                number_text(total),
+                (x + TOTAL_GAP_AFTER, y),
+                style,
+            ))?;
         }
         for (row, label) in labels.into_iter().enumerate() {
             let (x, y) = chart.backend_coord(&(low, rows - row as f64 - 0.5));
             let style = label_style().pos(Pos::new(HPos::Right, VPos::Center));
-            root.draw(&Text::new(label, (x - 8, y), style))?;
+            root.draw(&Text::new(label, (x - LABEL_GAP, y), style))?;
         }
         Ok(())
     })
+}
+
+/// Which way the bars grow; the value axis runs the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Up,
+    Right,
+}
+
+/// Where a chart's plot sits in its drawing.
+struct Layout {
+    size: (u32, u32),
+    /// Room right of the plot: for totals past the longest horizontal bar.
+    margin_right: u32,
+    /// The areas for the labels under the plot and left of it.
+    label_area: (u32, u32),
+    direction: Direction,
+}
+
+/// The plot of a chart: `x` across, `y` up, in chart units.
+type Plane<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Lay out an SVG drawing as `layout` says, draw its value axis (ticks, numbers, its
+/// description and grid lines across the bars) and let `bars` draw the rest.
+fn draw(
+    layout: &Layout,
+    x: Range<f64>,
+    y: Range<f64>,
+    value_label: &str,
+    bars: impl FnOnce(
+        &DrawingArea<SVGBackend<'_>, Shift>,
+        &mut Plane<'_, '_>,
+    ) -> Result<(), Box<dyn Error>>,
+) -> Result<String, Box<dyn Error>> {
+    svg(layout.size, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin_top(MARGIN_TOP)
+            .margin_right(layout.margin_right)
+            .margin_left(MARGIN_LEFT)
+            .x_label_area_size(layout.label_area.0)
+            .y_label_area_size(layout.label_area.1)
+            .build_cartesian_2d(x, y)?;
+        let value_text = |value: &f64| number_text(*value);
+        let mut mesh = chart.configure_mesh();
+        mesh.max_light_lines(0)
+            .label_style(label_style())
+            .axis_desc_style(label_style())
+            .bold_line_style(GRID)
+            .axis_style(AXIS);
+        match layout.direction {
+            Direction::Up => mesh
+                .disable_x_mesh()
+                .x_labels(0)
+                .y_labels(VALUE_TICKS)
+                .y_label_formatter(&value_text)
+                .y_desc(value_label),
+            Direction::Right => mesh
+                .disable_y_mesh()
+                .x_labels(VALUE_TICKS)
+                .y_labels(0)
+                .x_label_formatter(&value_text)
+                .x_desc(value_label),
+        };
+        mesh.draw()?;
+        bars(root, &mut chart)
+    })
+}
+
+/// Each row's label cut to `most` characters, and the estimated width of the widest.
+fn cut_labels(plot: &Plot, most: usize) -> (Vec<String>, f64) {
+    let labels: Vec<String> = plot.labels.iter().map(|label| cut(label, most)).collect();
+    let widest = labels
+        .iter()
+        .map(|label| text_width(label))
+        .fold(0.0, f64::max);
+    (labels, widest)
+}
+
+/// Room for labels as wide as `widest` beside the axis.
+fn label_area(widest: f64) -> u32 {
+    widest as u32 + LABEL_PADDING
 }
 
 /// Run `draw` on an SVG drawing of `size` and return the drawing as inline SVG.

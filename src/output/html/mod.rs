@@ -1,17 +1,17 @@
 //! Output, formats: one self-contained HTML page for a report, at the edge of the last
 //! stage (store -> **report**), for the person who opens the daily report folder.
 //!
-//! The page holds everything it shows: inline CSS, charts drawn as inline SVG by
-//! `charts`, and a few lines of inline script that only measure what the browser
-//! drew. A Content-Security-Policy forbids every fetch, so it looks the same offline,
-//! attached to a mail or printed. Every value is escaped: it comes from user data.
+//! The page holds everything it shows: inline CSS and charts drawn as inline SVG by
+//! `charts`; it has no script. A Content-Security-Policy forbids every fetch, so it
+//! looks the same offline, attached to a mail or printed. Every value is escaped: it
+//! comes from user data.
 
 mod charts;
 
 use std::fmt::Write as _;
 
 use super::text::write_text;
-use crate::store::query::{Cell, Column};
+use crate::value::{Cell, Column};
 
 /// A whole report page: what `report daily` writes as its HTML file.
 #[derive(Debug, Clone)]
@@ -75,10 +75,7 @@ pub fn render(doc: &HtmlDocument) -> String {
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     html.push_str(CONTENT_SECURITY_POLICY);
     let _ = writeln!(html, "<title>{}</title>", escape(&doc.title));
-    let _ = writeln!(
-        html,
-        "<style>{STYLE}</style>\n<script>{MEASURE_SCRIPT}</script>"
-    );
+    let _ = writeln!(html, "<style>{STYLE}</style>");
     html.push_str("</head>\n<body>\n<header class=\"page\">\n");
     let _ = writeln!(html, "<h1>{}</h1>", escape(&doc.title));
     if !doc.subtitle.is_empty() {
@@ -217,38 +214,10 @@ fn escape(value: &str) -> String {
 }
 
 /// The browser may fetch nothing: no script, style, font or image from anywhere,
-/// not even a file beside the page. Only the page's own inline style and script run.
+/// not even a file beside the page. Only the page's own inline style applies; no
+/// script runs at all, since the page has none.
 const CONTENT_SECURITY_POLICY: &str = "<meta http-equiv=\"Content-Security-Policy\" \
-    content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n";
-
-/// Once the page has loaded, record on each chart what the browser really drew (bars
-/// with a non-zero box, labels, the drawing's size) and on `<body>` how many fetches
-/// the policy blocked, as `data-` attributes that a headless browser's DOM shows.
-const MEASURE_SCRIPT: &str = r#"
-(function () {
-  var blocked = 0;
-  document.addEventListener('securitypolicyviolation', function () { blocked += 1; });
-  window.addEventListener('load', function () {
-    document.body.dataset.blockedRequests = blocked;
-    document.querySelectorAll('figure.chart[data-fills]').forEach(function (figure) {
-      var svg = figure.querySelector('svg');
-      var fills = figure.dataset.fills.split(' ');
-      var drawn = function (element) {
-        var box = element.getBBox();
-        return box.width > 0 && box.height > 0;
-      };
-      var bars = Array.prototype.filter.call(svg.querySelectorAll('rect'), function (rect) {
-        return fills.indexOf(rect.getAttribute('fill')) >= 0 && drawn(rect);
-      });
-      var labels = Array.prototype.filter.call(svg.querySelectorAll('text'), drawn);
-      var box = svg.getBBox();
-      figure.dataset.drawnBars = bars.length;
-      figure.dataset.drawnLabels = labels.length;
-      figure.dataset.drawnSize = Math.round(box.width) + 'x' + Math.round(box.height);
-    });
-  });
-})();
-"#;
+    content=\"default-src 'none'; style-src 'unsafe-inline'\">\n";
 
 const STYLE: &str = r#"
 :root { --ink: #1f2933; --muted: #616e7c; --line: #e4e7eb; --paper: #ffffff;
@@ -411,6 +380,23 @@ mod tests {
         let html = render(&document(vec![section(rows, Some(chart))]));
         assert!(html.contains(
             "<p class=\"chart-empty\">Cannot chart: the result has no column named delivered.</p>"
+        ));
+    }
+
+    /// Issue 12, finding 7: the script that measured the drawing for the browser test
+    /// shipped in every page. The page has none, and its policy would run none.
+    #[test]
+    fn test_code_does_not_ship_in_the_page() {
+        let html = render(&document(vec![section(
+            vec![vec![Cell::Text("Verizon".into()), Cell::Int(3)]],
+            Some(chart()),
+        )]));
+        assert!(html.contains("<svg"));
+        assert!(!html.contains("<script"));
+        assert!(!html.contains("script-src"));
+        assert!(html.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" \
+             content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
         ));
     }
 }
