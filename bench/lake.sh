@@ -24,7 +24,7 @@ examples="$work/bin"
 
 source bench/common.sh
 ensure_duckdb_cli
-big="$work/archive-10m.duckdb"
+big="$work/archive-10m-v2.duckdb"
 if [ ! -f "$big" ]; then
     # bench/run.sh leaves the import of the 200,000-file corpus in archive.duckdb.
     if [ ! -f "$work/archive.duckdb" ] || [ -f "$work/archive.duckdb.wal" ]; then

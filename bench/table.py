@@ -16,9 +16,10 @@ def load(path):
     steps = OrderedDict()
     with open(path) as f:
         for line in f:
-            name, seconds, kb = line.rstrip("\n").split("\t")
-            steps.setdefault(name, []).append((float(seconds), int(kb)))
-    return {name: (statistics.median(s for s, _ in runs), max(k for _, k in runs), len(runs))
+            name, seconds, kb, *cpu = line.rstrip("\n").split("\t")
+            steps.setdefault(name, []).append((float(seconds), int(kb), float(cpu[0]) if cpu else 0.0))
+    return {name: (statistics.median(s for s, _, _ in runs), max(k for _, k, _ in runs), len(runs),
+                   statistics.median(c for _, _, c in runs))
             for name, runs in steps.items()}
 
 
@@ -32,14 +33,14 @@ def main():
     peer = steps["duckdb SQL peer"][0]
     import_time = steps["import"][0]
     rows = []
-    for name, (seconds, kb, runs) in steps.items():
+    for name, (seconds, kb, runs, cpu_seconds) in steps.items():
         if name.startswith("import (for") or name == "parse (one thread)":
             continue
-        files = {"duckdb SQL peer": peer_files, "nightly import (10M)": nightly_files}.get(name, corpus_files)
+        files = nightly_files if name.startswith("nightly") else peer_files if name == "duckdb SQL peer" else corpus_files
         rate = "" if name.startswith("report") else f"{files / seconds:,.0f}"
         # Ratios to the floor only for work over the whole corpus.
         ratio = "" if name.startswith(("report", "nightly")) else f"{seconds / floor:.2f}"
-        rows.append(f"| {name} | {runs} | {seconds:.2f} | {rate} | {ratio} | {kb / 1024:.0f} |")
+        rows.append(f"| {name} | {runs} | {seconds:.2f} | {cpu_seconds:.2f} | {rate} | {ratio} | {kb / 1024:.0f} |")
     # `import` runs with the default of one worker thread per core (2 here).
     one, two = steps["import --threads 1"][0], import_time
     peak = steps["import"][1] / 1024
@@ -52,6 +53,10 @@ def main():
         ("2 threads ≥ 1.7 × faster than 1", one / two, 1.7, "≥"),
         ("peak memory of the import < 300 MB", peak, 300.0, "<"),
     ]
+    for size in ("1M", "10M"):
+        if f"nightly import ({size})" in steps and "nightly import (empty)" in steps:
+            targets.append((f"nightly into {size} ≤ 1.2 × into an empty archive",
+                            steps[f"nightly import ({size})"][0] / steps["nightly import (empty)"][0], 1.2, "≤"))
     storage = steps["storage floor"][0]
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     print(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()} "
@@ -59,8 +64,8 @@ def main():
     print(f"Corpus: {corpus_files:,} files ({peer_files:,} plain .xml read by the peer); "
           f"report daily on {big_rows:,} postbacks for {day}; the nightly import adds "
           f"{nightly_files:,} new files to that archive.\n")
-    print("| step | runs | seconds (median) | files/s | × floor | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| step | runs | seconds (median) | CPU-s (median) | files/s | × floor | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
     print("\n| target | measured | goal | met |")
     print("|---|---:|---:|:---:|")

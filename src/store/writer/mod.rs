@@ -83,10 +83,12 @@ const BATCH_AGE: Duration = Duration::from_secs(20);
 
 /// Into an archive that already holds postbacks, files are stored in groups of this
 /// many postbacks (or files), with one lookup of earlier copies a group. Each lookup
-/// scans every fingerprint in the archive: with one lookup per chunk of files, a
-/// nightly run of 20,000 files into 9.8 million postbacks took 7 s instead of 1.
-const LOOKUP_POSTBACKS: usize = 16_384;
-const LOOKUP_FILES: usize = 16_384;
+/// scans every fingerprint in the archive (about 0.5 CPU-seconds at 9.8 million; DuckDB
+/// has no cheaper way to probe thousands of keys, see BENCHMARKS.md), so a group holds
+/// a whole nightly run of about 22,000 postbacks: one scan a night instead of two,
+/// for about 25 MB more of files held while they wait.
+const LOOKUP_POSTBACKS: usize = 32_768;
+const LOOKUP_FILES: usize = 32_768;
 
 /// DuckDB's memory during an import, in MB, unless `import --memory-limit` says
 /// otherwise. Without a limit DuckDB keeps up to 80% of the machine's memory as a
@@ -176,8 +178,12 @@ impl<'a> ImportWriter<'a> {
     ) -> Result<Self, StoreError> {
         let conn = archive.connection();
         raw.execute(STAGING_TABLES).map_err(StoreError::Write)?;
+        // One DuckDB thread: the import's own readers keep the cores busy, and DuckDB's
+        // second worker mostly waited for tasks (its scheduler took about a tenth of the
+        // CPU): a 200,000-file import used 17% less CPU (BENCHMARKS.md).
         conn.execute_batch(&format!(
-            "SET memory_limit = '{memory_limit_mb}MB';
+            "SET threads = 1;
+             SET memory_limit = '{memory_limit_mb}MB';
              CREATE TEMP TABLE IF NOT EXISTS pa_fingerprints (fingerprint UHUGEINT);"
         ))?;
         let next_id = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
@@ -210,9 +216,7 @@ impl<'a> ImportWriter<'a> {
             .map(FileRecord::postback_count)
             .sum::<usize>();
         self.pending.extend(records);
-        let group_full = self.pending_postbacks >= LOOKUP_POSTBACKS
-            || self.pending.len() >= LOOKUP_FILES.min(self.batch_files);
-        if group_full {
+        if lookup_group_full(self.pending.len(), self.pending_postbacks, self.batch_files) {
             self.write_pending()
         } else {
             Ok(())
@@ -498,6 +502,12 @@ impl<'a> ImportWriter<'a> {
     }
 }
 
+/// Whether the files waiting for a lookup of earlier copies are enough for one (see
+/// [`LOOKUP_POSTBACKS`]); a batch never holds more files than `batch_files`.
+fn lookup_group_full(files: usize, postbacks: usize, batch_files: usize) -> bool {
+    postbacks >= LOOKUP_POSTBACKS || files >= LOOKUP_FILES.min(batch_files)
+}
+
 /// A fingerprint as a map key, in quarters: with the postback's id as a `u32` offset
 /// from the run's first, an entry of the in-run map takes 20 bytes, not the 32 of a
 /// 16-aligned `u128` key and an `i64`.
@@ -553,5 +563,42 @@ impl Drop for ImportWriter<'_> {
             drop(batch);
             let _ = self.raw.execute("ROLLBACK");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// DuckDB's own threads only waited beside the import's readers (see [`ImportWriter::new`]).
+    #[test]
+    fn an_import_runs_duckdb_on_one_thread() {
+        let archive = Archive::in_memory();
+        super::super::schema::prepare(archive.connection(), Path::new(":memory:")).unwrap();
+        let raw = archive.writer_connection().unwrap();
+        let walk = WalkCounters::default();
+        let threads = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT current_setting('threads')", [], |row| row.get(0))
+                .unwrap()
+        };
+        assert!(threads(archive.connection()) > 1 || num_cpus_is_one());
+        let _writer = ImportWriter::new(&archive, &raw, 1, &walk, DEFAULT_MEMORY_LIMIT_MB).unwrap();
+        assert_eq!(threads(archive.connection()), 1);
+    }
+
+    fn num_cpus_is_one() -> bool {
+        std::thread::available_parallelism().map_or(true, |n| n.get() == 1)
+    }
+
+    /// The benchmark's nightly run (19,956 files, 22,346 postbacks) fits one group, so
+    /// it scans the archive's fingerprints once, not twice.
+    #[test]
+    fn a_nightly_run_is_looked_up_in_one_group() {
+        assert!(!lookup_group_full(19_956, 22_346, BATCH_FILES));
+        assert!(lookup_group_full(19_956, 32_768, BATCH_FILES));
+        assert!(lookup_group_full(32_768, 30_000, BATCH_FILES));
+        assert!(lookup_group_full(3, 3, 3));
     }
 }
