@@ -47,6 +47,8 @@ pub struct ImportOptions {
     /// DuckDB's memory limit during the import, in MB (see
     /// [`crate::store::writer::DEFAULT_MEMORY_LIMIT_MB`]).
     pub memory_limit_mb: u32,
+    /// Files per committed batch (see [`crate::store::writer::BATCH_FILES`]).
+    pub batch_files: usize,
 }
 
 /// Hears about progress, so the command can draw a bar and print problems.
@@ -204,6 +206,7 @@ fn import_files(
         run_id,
         &walk_counters,
         options.memory_limit_mb,
+        options.batch_files,
     )?;
     let flow = Flow::new(options.threads);
     let done = AtomicBool::new(false);
@@ -463,7 +466,7 @@ mod tests {
         let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
         let walk = WalkCounters::default();
         let raw = archive.writer_connection().unwrap();
-        let mut writer = ImportWriter::new(&archive, &raw, run_id, &walk, 96).unwrap();
+        let mut writer = ImportWriter::new(&archive, &raw, run_id, &walk, 96, 1000).unwrap();
         writer.write(vec![record]).unwrap();
         let counters = writer.finish().unwrap();
         assert_eq!(counters.errors, 1);

@@ -13,7 +13,7 @@ use crate::progress::ImportProgress;
 use crate::signals::Stop;
 use crate::store::Archive;
 use crate::store::runs::RunCounters;
-use crate::store::writer::DEFAULT_MEMORY_LIMIT_MB;
+use crate::store::writer::{BATCH_FILES, DEFAULT_MEMORY_LIMIT_MB};
 
 /// Import postback files: every *.xml and *.xml.gz under the given directories (and
 /// files named directly). Files unchanged since the last import are skipped without
@@ -54,6 +54,12 @@ pub struct ImportArgs {
     /// reported and recorded), e.g. to run `report` after `import &&`.
     #[arg(long)]
     allow_bad_input: bool,
+
+    /// Files per committed batch (default 131072). Not for everyday use: the crash,
+    /// signal and disk-full tests set it to get many commits out of a small corpus.
+    #[arg(long, hide = true, env = "POSTBACK_ARCHIVE_BATCH_FILES", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=131_072))]
+    batch_files: Option<u32>,
 }
 
 /// More threads than this only cost memory and start-up time; the import's work comes
@@ -80,6 +86,7 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
             .min(usize::from(MAX_THREADS)),
         max_file_size: args.max_file_size.saturating_mul(1024 * 1024),
         memory_limit_mb: args.memory_limit,
+        batch_files: args.batch_files.map_or(BATCH_FILES, |files| files as usize),
     };
     let archive = Archive::open_for_write(&global.db, global.lock_timeout, |holder| {
         global.announce_wait(holder)

@@ -181,6 +181,7 @@ fn import(
         threads: schedule.threads,
         max_file_size: schedule.max_file_size,
         memory_limit_mb: schedule.memory_limit_mb,
+        batch_files: crate::store::writer::BATCH_FILES,
     };
     // Serve owns SIGTERM and SIGINT while it runs (see `super::run`): the import
     // installs no handlers of its own, and a signal lets the running import finish

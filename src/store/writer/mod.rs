@@ -78,7 +78,9 @@ pub enum FileContent {
 /// row group (122,880 rows) lets DuckDB write the rows to the database file once,
 /// instead of to the write-ahead log and then again at the checkpoint.
 const BATCH_POSTBACKS: usize = 131_072;
-const BATCH_FILES: usize = 131_072;
+/// Files per batch unless the import's options say fewer (the crash tests do, to get
+/// many commits out of a small corpus).
+pub const BATCH_FILES: usize = 131_072;
 const BATCH_AGE: Duration = Duration::from_secs(20);
 
 /// Into an archive that already holds postbacks, files are stored in groups of this
@@ -97,15 +99,6 @@ const LOOKUP_FILES: usize = 32_768;
 /// 64 MB proved too tight: the checkpoints of a 1,000,000-file import into a
 /// non-empty archive failed to get blocks.
 pub const DEFAULT_MEMORY_LIMIT_MB: u32 = 96;
-
-/// Files per batch: [`BATCH_FILES`], or `POSTBACK_ARCHIVE_BATCH_FILES` when set,
-/// which the crash tests use to get many commits out of a small archive.
-fn batch_files() -> usize {
-    std::env::var("POSTBACK_ARCHIVE_BATCH_FILES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(BATCH_FILES)
-}
 
 /// Writes one import run's results, streaming them into an open transaction that
 /// is committed every batch.
@@ -175,6 +168,7 @@ impl<'a> ImportWriter<'a> {
         run_id: i32,
         walk: &'a WalkCounters,
         memory_limit_mb: u32,
+        batch_files: usize,
     ) -> Result<Self, StoreError> {
         let conn = archive.connection();
         raw.execute(STAGING_TABLES).map_err(StoreError::Write)?;
@@ -198,7 +192,7 @@ impl<'a> ImportWriter<'a> {
             first_postback_id,
             stored: HashMap::default(),
             batch: None,
-            batch_files: batch_files(),
+            batch_files: batch_files.max(1),
             committed: RunCounters::default(),
             pending: Vec::new(),
             pending_postbacks: 0,
@@ -584,7 +578,15 @@ mod tests {
                 .unwrap()
         };
         assert!(threads(archive.connection()) > 1 || num_cpus_is_one());
-        let _writer = ImportWriter::new(&archive, &raw, 1, &walk, DEFAULT_MEMORY_LIMIT_MB).unwrap();
+        let _writer = ImportWriter::new(
+            &archive,
+            &raw,
+            1,
+            &walk,
+            DEFAULT_MEMORY_LIMIT_MB,
+            BATCH_FILES,
+        )
+        .unwrap();
         assert_eq!(threads(archive.connection()), 1);
     }
 
