@@ -172,8 +172,21 @@ impl Server {
     }
 
     /// The value of one metric line of `/metrics` (`name{labels}` as written there).
+    /// While a flood of new connections is still being accepted, the server may evict
+    /// this request's connection before reading it (a new connection is idle too):
+    /// such a reset is retried, up to 50 times.
     pub fn metric(&self, name: &str) -> f64 {
-        let text = get(self.addr, "/metrics").body;
+        let request = "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+        let text = (0..50)
+            .find_map(|_| {
+                let reply = exchange(self.addr, request.as_bytes()).ok();
+                if reply.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                reply
+            })
+            .expect("a response from /metrics")
+            .body;
         let line = text
             .lines()
             .find(|line| line.split(' ').next() == Some(name))
