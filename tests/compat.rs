@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::Workdir;
+use common::{Workdir, duckdb_cli, required_tool};
 
 /// Python with `duckdb==1.5.5`, and Python with `duckdb==2.0.1`.
 const PYTHON_15: &str = "POSTBACK_ARCHIVE_TEST_PYTHON";
@@ -20,27 +20,6 @@ const PYTHON_20: &str = "POSTBACK_ARCHIVE_TEST_PYTHON_DUCKDB2";
 
 /// An archive the previous version (schema 1, DuckDB 1.5.5) made of `data/sample`.
 const PREVIOUS_ARCHIVE: &str = "archives/v1-duckdb-1.5.5.duckdb";
-
-fn required_tool(path: Option<PathBuf>, what: &str, install: &str) -> Option<PathBuf> {
-    if path.is_none() {
-        let hint = format!("{what} not found; install with: {install}");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{hint} (.ci/run does this)"
-        );
-        eprintln!("skipped: {hint}");
-    }
-    path
-}
-
-fn duckdb_cli() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("duckdb"))
-            .find(|candidate| candidate.is_file())
-    });
-    required_tool(found, "the DuckDB CLI", "pip install duckdb-cli==1.5.6")
-}
 
 fn python(variable: &str, version: &str) -> Option<PathBuf> {
     let found = std::env::var_os(variable).map(PathBuf::from);

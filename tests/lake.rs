@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Workdir, stderr, stdout};
+use common::{Workdir, duckdb_cli, required_tool, stderr, stdout};
 use duckdb::Connection;
 
 /// Python with `pyspark==4.3.0`.
@@ -839,32 +839,7 @@ fn an_export_killed_at_any_moment_is_completed_exactly_by_the_next() {
 
 fn required(variable: &str, what: &str, install: &str) -> Option<PathBuf> {
     let found = std::env::var_os(variable).map(PathBuf::from);
-    if found.is_none() {
-        let hint = format!("{what} not found ({variable}); install with: {install}");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{hint} (.ci/run does this)"
-        );
-        eprintln!("skipped: {hint}");
-    }
-    found
-}
-
-fn duckdb_cli() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("duckdb"))
-            .find(|candidate| candidate.is_file())
-    });
-    if found.is_none() {
-        let hint = "the DuckDB CLI not found; install with: pip install duckdb-cli==1.5.6";
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{hint} (.ci/run does this)"
-        );
-        eprintln!("skipped: {hint}");
-    }
-    found
+    required_tool(found, &format!("{what} ({variable})"), install)
 }
 
 fn run_ok(command: &mut Command) -> String {

@@ -175,3 +175,27 @@ fn copy_tree(source: &Path, target: &Path) {
         std::fs::copy(source, target).unwrap();
     }
 }
+
+/// An outside program a test needs: its path, or `None` after saying how to install it
+/// (under CI, where `.ci/run` installs it, a missing one fails the test instead).
+pub fn required_tool(path: Option<PathBuf>, what: &str, install: &str) -> Option<PathBuf> {
+    if path.is_none() {
+        let hint = format!("{what} not found; install with: {install}");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{hint} (.ci/run does this)"
+        );
+        eprintln!("skipped: {hint}");
+    }
+    path
+}
+
+/// The stock DuckDB CLI on `PATH` (`.ci/run` installs 1.5.6 from PyPI).
+pub fn duckdb_cli() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("duckdb"))
+            .find(|candidate| candidate.is_file())
+    });
+    required_tool(found, "the DuckDB CLI", "pip install duckdb-cli==1.5.6")
+}
