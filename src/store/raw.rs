@@ -125,7 +125,9 @@ impl Database {
     }
 
     /// Run `work` with a `duckdb` crate connection that is closed when it returns, for
-    /// set-up on a database that is not kept in an [`Opened`].
+    /// set-up on a database that is not kept in an [`Opened`]. (The crate's
+    /// `Connection::try_clone` could still copy the connection out of `work`; no caller
+    /// may, and none does.)
     pub fn with_connection<T>(
         &self,
         work: impl FnOnce(&duckdb::Connection) -> T,
