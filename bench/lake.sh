@@ -70,7 +70,7 @@ done
 lake_bytes=$(du -sb "$lake" | cut -f1)
 lake_files=$(find "$lake" -type f -name '*.parquet' | wc -l)
 
-echo "== nightly import of $(find "$nightly" -type f | wc -l) files, then the incremental export"
+echo "== nightly import of $(find -L "$nightly" -type f | wc -l) files, then the incremental export"
 "$bin" --quiet --db "$archive" import --allow-bad-input "$nightly"
 before=$(snapshot "$lake")
 timed "incremental export" "$bin" --db "$archive" export --to "$lake"

@@ -41,7 +41,7 @@ examples="$work/bin"
 source bench/common.sh
 ensure_duckdb_cli
 ensure_corpus "$files"
-corpus_files=$(find "$corpus" -type f | wc -l)
+corpus_files=$(find -L "$corpus" -type f | wc -l)
 echo "== corpus: $corpus ($corpus_files files)"
 
 # measure NAME COMMAND...: elapsed seconds and peak RSS of one run, appended to $raw.
@@ -75,7 +75,7 @@ for i in 1 2 3 4 5; do
     fresh_import "import --threads 1" --threads 1
 done
 for i in 1 2 3; do
-    measure find bash -c "find '$corpus' -type f -printf '%s %T@\n' > /dev/null"
+    measure find bash -c "find -L '$corpus' -type f -printf '%s %T@\n' > /dev/null"
     measure "import no-op" "$bin" --quiet --db "$work/archive.duckdb" import "$corpus"
 done
 
@@ -98,7 +98,7 @@ echo "== the DuckDB SQL peer (once: it is slow)"
 rm -f "$work/peer.duckdb"
 sed "s#CORPUS#$corpus#" bench/peer.sql > "$work/peer.sql"
 measure "duckdb SQL peer" "$duckdb_cli" "$work/peer.duckdb" -f "$work/peer.sql"
-peer_files=$(find "$corpus" -type f -name '*.xml' | wc -l)
+peer_files=$(find -L "$corpus" -type f -name '*.xml' | wc -l)
 
 echo "== the Python peer: lxml and duckdb (once)"
 rm -f "$work/peer-lxml.duckdb"
@@ -124,7 +124,7 @@ done
 
 echo "== a nightly run: 20,000 new files into the archive of 10 million postbacks"
 ensure_nightly
-nightly_files=$(find "$nightly" -type f | wc -l)
+nightly_files=$(find -L "$nightly" -type f | wc -l)
 # Into an empty archive, 1M and 10M, interleaved: the lookups of earlier copies are
 # the only work that grows with the archive.
 for i in 1 2 3; do
