@@ -79,7 +79,7 @@ fn a_full_disk_fails_the_run_cleanly_and_the_next_import_finishes_the_exact_set(
     assert!(message.contains("No space left on device"), "{message}");
     assert!(
         message.contains(&format!(
-            "The disk holding {} is full. The batches committed before are kept and this run is marked failed; free space there and run import again",
+            "The disk holding {} is full. The batches committed before it filled are kept; free space there and run import again to finish the job",
             work.db().display()
         )),
         "{message}"

@@ -155,7 +155,7 @@ fn disk_full_hint(error: anyhow::Error, db: &Path) -> anyhow::Error {
         return error;
     }
     anyhow::anyhow!(
-        "{message}\nThe disk holding {} is full. The batches committed before are kept and this run is marked failed; free space there and run import again to finish the job",
+        "{message}\nThe disk holding {} is full. The batches committed before it filled are kept; free space there and run import again to finish the job",
         printable(&db.display().to_string())
     )
 }
