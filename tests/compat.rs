@@ -160,16 +160,7 @@ fn an_archive_of_the_previous_version_is_upgraded_in_place_and_stays_readable_by
 /// copies of run 1): schema version 2, an archive id, every postback and copy's arrival
 /// time from its file, CODE in its own column, and DuckDB 1.5 reads them.
 fn migration_2_was_applied(work: &Workdir) {
-    assert_eq!(
-        work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
-        "3",
-        "migration 2, then 3 (the export state)"
-    );
-    let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
-    assert!(
-        id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
-        "{id}"
-    );
+    common::assert_current_schema_with_archive_id(work);
     let arrivals = "SELECT (SELECT count(*) FROM postbacks p JOIN files f USING (file_id)
                             WHERE p.run_id = 1 AND p.received_at = f.modified_at),
                            (SELECT count(*) FROM duplicates d JOIN files f USING (file_id)

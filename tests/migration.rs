@@ -86,19 +86,7 @@ fn check_upgrade(work: &Workdir, before: &Snapshot) {
     let now = snapshot(work);
     assert_eq!(now.counts, before.counts, "rows or fingerprints lost");
     assert_eq!(now.stored_order, before.stored_order, "rows reordered");
-    assert_eq!(
-        work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
-        "3",
-        "migration 2, then 3 (the export state)"
-    );
-    let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
-    assert!(
-        id.len() == 32
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-        "{id}"
-    );
+    common::assert_current_schema_with_archive_id(work);
     // Each postback and each copy arrived when its file was last modified.
     assert_eq!(
         work.value(

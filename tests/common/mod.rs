@@ -199,3 +199,18 @@ pub fn duckdb_cli() -> Option<PathBuf> {
     });
     required_tool(found, "the DuckDB CLI", "pip install duckdb-cli==1.5.6")
 }
+
+/// An upgraded archive is at the current schema version (migration 2, then 3, the
+/// export state) and has an archive id of 32 lowercase hex characters.
+pub fn assert_current_schema_with_archive_id(work: &Workdir) {
+    assert_eq!(
+        work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
+        "3",
+        "migration 2, then 3 (the export state)"
+    );
+    let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{id}"
+    );
+}
