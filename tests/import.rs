@@ -183,6 +183,58 @@ fn copies_of_earlier_runs_are_found_in_every_lookup_group() {
     assert_eq!(work.value("SELECT count(*) FROM postbacks"), "7");
 }
 
+/// Earlier copies are found through `fingerprint_filters`, which the first lookup of a
+/// run brings up to date from `postbacks`: built when first needed, extended for the
+/// postbacks stored since, and rebuilt whole when lost (an archive of an earlier
+/// version has none).
+#[test]
+fn earlier_copies_are_found_through_filters_built_from_the_archive() {
+    let work = Workdir::new();
+    let filters = "SELECT span, last_postback_id, octet_length(keys) FROM fingerprint_filters";
+    for (name, tracking) in [("a", "EARLIER"), ("b", "A2"), ("c", "A3")] {
+        work.write(&format!("in/1/{name}.xml"), postback("N201", tracking));
+    }
+    assert_eq!(work.run(&["import", "in"]).status.code(), Some(0));
+    assert!(
+        work.rows(filters).is_empty(),
+        "an import into an empty archive looks nothing up"
+    );
+
+    work.write("in/2/x.xml", postback("N201", "EARLIER"));
+    work.write("in/2/y.xml", postback("N201", "NEW1"));
+    let output = work.run(&["import", "in"]);
+    assert_eq!(
+        summary(&output),
+        "import run 2: 5 files seen, 3 unchanged, 2 read, 0 other; 1 new postbacks, 1 duplicates; 0 problems"
+    );
+    assert_eq!(
+        work.rows(filters),
+        ["0|3|18"],
+        "three postbacks of 6 bytes each"
+    );
+
+    duckdb::Connection::open(work.db())
+        .unwrap()
+        .execute_batch("DELETE FROM fingerprint_filters")
+        .unwrap();
+    work.write("in/3/z.xml", postback("N201", "A2"));
+    work.write("in/3/w.xml", postback("N201", "NEW1"));
+    let output = work.run(&["import", "in"]);
+    assert_eq!(
+        summary(&output),
+        "import run 3: 7 files seen, 5 unchanged, 2 read, 0 other; 0 new postbacks, 2 duplicates; 0 problems"
+    );
+    assert_eq!(work.rows(filters), ["0|4|24"]);
+    assert_eq!(
+        work.rows(
+            "SELECT p.postback_id, p.tracking_id, regexp_extract(f.path, '[^/]+$')
+             FROM duplicates d JOIN files f USING (file_id) JOIN postbacks p USING (postback_id)
+             ORDER BY f.path"
+        ),
+        ["1|EARLIER|x.xml", "4|NEW1|w.xml", "2|A2|z.xml"]
+    );
+}
+
 #[test]
 fn bad_input_is_recorded_and_everything_else_kept() {
     let work = Workdir::new();

@@ -22,13 +22,18 @@ const SCHEMA: &str = include_str!("../../sql/schema.sql");
 const SCHEMA_SQL_VERSION: u32 = 2;
 
 /// Every migration, in order: version N brings an archive from N-1 to N. Version 3
-/// adds the export state (`lake_exports`, `lake_files`), in a new archive too.
+/// adds the export state (`lake_exports`, `lake_files`), version 4 the fingerprint
+/// filters (`fingerprint_filters`), in a new archive too.
 const MIGRATIONS: &[(u32, &str)] = &[
     (
         2,
         include_str!("../../sql/migrations/002-code-and-arrival.sql"),
     ),
     (3, include_str!("../../sql/migrations/003-lake-exports.sql")),
+    (
+        4,
+        include_str!("../../sql/migrations/004-fingerprint-filters.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -23,9 +23,15 @@ use duckdb::Connection;
 use super::LakeError;
 
 /// Tables never exported: the archive's settings, the ledger of input files (paths
-/// and hashes that mean nothing away from the machine that read them), and the
-/// export state itself.
-const NOT_EXPORTED: [&str; 4] = ["archive_meta", "files", "lake_exports", "lake_files"];
+/// and hashes that mean nothing away from the machine that read them), the export
+/// state itself, and the import's fingerprint filters (derived from `postbacks`).
+const NOT_EXPORTED: [&str; 5] = [
+    "archive_meta",
+    "files",
+    "fingerprint_filters",
+    "lake_exports",
+    "lake_files",
+];
 
 /// The table a lake partitions by the UTC day of `occurred_at`.
 pub const POSTBACKS: &str = "postbacks";

@@ -5,6 +5,7 @@
 //! next run reads exactly the files whose batch did not commit. A single writer, on a
 //! connection of its own, appending data chunks: no per-row SQL.
 
+mod earlier;
 mod rows;
 
 use std::collections::{HashMap, HashSet};
@@ -19,6 +20,7 @@ use super::{Archive, StoreError};
 use crate::discover::{KnownFile, WalkCounters};
 use crate::normalize::Postback;
 use crate::problem::Problem;
+use earlier::Earlier;
 use rows::LedgerEntry;
 
 /// Everything the store needs to know about one file that discovery handed on.
@@ -85,10 +87,9 @@ const BATCH_AGE: Duration = Duration::from_secs(20);
 
 /// Into an archive that already holds postbacks, files are stored in groups of this
 /// many postbacks (or files), with one lookup of earlier copies a group. Each lookup
-/// scans every fingerprint in the archive (about 0.5 CPU-seconds at 9.8 million; DuckDB
-/// has no cheaper way to probe thousands of keys, see BENCHMARKS.md), so a group holds
-/// a whole nightly run of about 22,000 postbacks: one scan a night instead of two,
-/// for about 25 MB more of files held while they wait.
+/// reads the archive's fingerprint filters (6 bytes a stored postback, see
+/// `earlier.rs`), so a group holds a whole nightly run of about 22,000 postbacks: one
+/// read a night instead of two, for about 25 MB more of files held while they wait.
 const LOOKUP_POSTBACKS: usize = 32_768;
 const LOOKUP_FILES: usize = 32_768;
 
@@ -122,6 +123,9 @@ pub struct ImportWriter<'a> {
     /// Files waiting for the next lookup group (see [`LOOKUP_POSTBACKS`]).
     pending: Vec<FileRecord>,
     pending_postbacks: usize,
+    /// Whether `fingerprint_filters` covers every postback stored before this run
+    /// (brought up to date by the run's first lookup).
+    filters_cover_earlier: bool,
 }
 
 /// The open transaction: its appenders and what it has written so far.
@@ -196,6 +200,7 @@ impl<'a> ImportWriter<'a> {
             committed: RunCounters::default(),
             pending: Vec::new(),
             pending_postbacks: 0,
+            filters_cover_earlier: false,
         })
     }
 
@@ -325,15 +330,12 @@ impl<'a> ImportWriter<'a> {
         ))
     }
 
-    /// Postbacks stored by earlier runs among this chunk's fingerprints:
-    /// fingerprint -> (postback_id, file_id). No query when the archive was empty.
-    fn stored_before_this_run(
-        &self,
-        records: &[FileRecord],
-    ) -> Result<HashMap<u128, (i64, i64)>, StoreError> {
-        let mut earlier = HashMap::new();
+    /// Postbacks stored by earlier runs among this group's fingerprints:
+    /// fingerprint -> (postback_id, file_id). No query when the archive was empty; the
+    /// first lookup of a run brings the fingerprint filters up to date.
+    fn stored_before_this_run(&mut self, records: &[FileRecord]) -> Result<Earlier, StoreError> {
         if self.first_postback_id == 1 {
-            return Ok(earlier);
+            return Ok(Earlier::new());
         }
         let fingerprints: HashSet<u128> = records
             .iter()
@@ -345,35 +347,23 @@ impl<'a> ImportWriter<'a> {
             .filter(|f| !self.stored.contains_key(&Key::from(*f)))
             .collect();
         if fingerprints.is_empty() {
-            return Ok(earlier);
+            return Ok(Earlier::new());
         }
-        self.conn.execute_batch("DELETE FROM pa_fingerprints")?;
-        let mut appender =
-            self.conn
-                .appender_to_catalog_and_db("pa_fingerprints", "temp", "main")?;
-        for fingerprint in fingerprints {
-            appender.append_row([fingerprint])?;
+        if !self.filters_cover_earlier {
+            earlier::cover(self.conn, self.first_postback_id)?;
+            self.filters_cover_earlier = true;
         }
-        appender.flush()?;
-        drop(appender);
-        let mut statement = self.conn.prepare(
-            "SELECT fingerprint, postback_id, file_id FROM postbacks
-             WHERE postback_id < ? AND fingerprint IN (SELECT fingerprint FROM pa_fingerprints)",
-        )?;
-        let rows = statement.query_map([self.first_postback_id], |row| {
-            Ok((row.get::<_, u128>(0)?, (row.get(1)?, row.get(2)?)))
-        })?;
-        for row in rows {
-            let (fingerprint, ids) = row?;
-            earlier.insert(fingerprint, ids);
-        }
-        Ok(earlier)
+        Ok(earlier::stored_before(
+            self.conn,
+            &fingerprints,
+            self.first_postback_id,
+        )?)
     }
 
     fn write_record(
         &mut self,
         batch: &mut Batch<'_>,
-        earlier: &HashMap<u128, (i64, i64)>,
+        earlier: &Earlier,
         record: &FileRecord,
     ) -> Result<(), RawError> {
         batch.files_written += 1;
@@ -441,7 +431,7 @@ impl<'a> ImportWriter<'a> {
     fn write_postbacks(
         &mut self,
         batch: &mut Batch<'_>,
-        earlier: &HashMap<u128, (i64, i64)>,
+        earlier: &Earlier,
         record: &FileRecord,
         file_id: i64,
         postbacks: &[Postback],

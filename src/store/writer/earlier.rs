@@ -1,0 +1,258 @@
+//! Store, import writer helper: which of a lookup group's postbacks earlier runs
+//! stored, without scanning every fingerprint in the archive.
+//!
+//! Fingerprints are random, so no sort order or zone map of `postbacks` narrows a
+//! search for thousands of them: DuckDB reads all 16 bytes of every row (about 0.6
+//! CPU-seconds at 10 million, BENCHMARKS.md). `fingerprint_filters` keeps, for each
+//! span of [`SPAN`] postback ids, the sorted top 48 bits of its fingerprints (6 bytes a
+//! postback). A lookup reads those, keeps the fingerprints whose top bits some span
+//! holds, and asks `postbacks` about them within that span's ids only, which its zone
+//! maps make cheap. Two different fingerprints share their top 48 bits with a chance
+//! of about 1 in 2^48 / 131,072 per span: a false match only costs one small query,
+//! and the answer always comes from `postbacks` itself.
+//!
+//! The filters are derived data: [`cover`] builds what is missing (the spans written
+//! to since the last lookup, or all of them in an archive from an earlier version) from
+//! `postbacks`, so a killed import or an older writer can never make them wrong, only
+//! incomplete until the next lookup.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use duckdb::arrow::array::AsArray;
+use duckdb::arrow::datatypes::Int64Type;
+use duckdb::{Connection, params};
+
+/// Postback ids per filter: span `k` holds ids `k * SPAN + 1 ..= (k + 1) * SPAN`. The
+/// last span is rebuilt while it fills, so a nightly run rereads at most this many
+/// fingerprints.
+pub const SPAN: i64 = 131_072;
+
+/// Bytes of a fingerprint a filter keeps.
+const KEY_BYTES: usize = 6;
+
+/// Keys a row of `fingerprint_filters` holds (6 KiB). DuckDB hands a query's rows
+/// over 2,048 at a time and keeps their blocks pinned meanwhile, so a lookup holds at
+/// most 12 MiB of filters however large the archive: 48 KiB rows failed the import's
+/// default memory limit at 10 million postbacks.
+const PIECE_KEYS: usize = 1_024;
+
+/// Above this many spans with candidates, one query over all earlier postbacks is
+/// cheaper than a query a span (an import of files the archive mostly holds already).
+const MAX_SPAN_QUERIES: usize = 16;
+
+/// Earlier postbacks, by fingerprint: (postback_id, file_id).
+pub type Earlier = HashMap<u128, (i64, i64)>;
+
+/// A filter's key of a fingerprint: its top 48 bits.
+fn key(fingerprint: u128) -> u64 {
+    (fingerprint >> (128 - 8 * KEY_BYTES)) as u64
+}
+
+fn decode(record: &[u8; KEY_BYTES]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes[..KEY_BYTES].copy_from_slice(record);
+    u64::from_le_bytes(bytes)
+}
+
+/// The filter of a span: its keys sorted, `KEY_BYTES` little-endian bytes each.
+fn encode(mut keys: Vec<u64>) -> Vec<u8> {
+    keys.sort_unstable();
+    keys.dedup();
+    keys.iter()
+        .flat_map(|key| key.to_le_bytes().into_iter().take(KEY_BYTES))
+        .collect()
+}
+
+/// The first and last id span `span` may hold.
+fn span_ids(span: i64) -> (i64, i64) {
+    (span * SPAN + 1, (span + 1) * SPAN)
+}
+
+/// Make `fingerprint_filters` cover every postback with an id below `before`. The
+/// filters always cover every id up to the highest they name (postbacks are only ever
+/// added above it), so only the spans holding newer ids are (re)built, in order and
+/// each in a transaction of its own (which keeps that promise if the run is killed,
+/// and keeps DuckDB's memory to one span): the zone maps of `postback_id` keep finding
+/// them cheap, and ids may have gaps of any size.
+pub fn cover(conn: &Connection, before: i64) -> duckdb::Result<()> {
+    let covered: i64 = conn.query_row(
+        "SELECT coalesce(max(last_postback_id), 0) FROM fingerprint_filters",
+        [],
+        |row| row.get(0),
+    )?;
+    let stale: Vec<(i64, i64)> = conn
+        .prepare(&format!(
+            "SELECT (postback_id - 1) // {SPAN} AS span, max(postback_id) FROM postbacks
+             WHERE postback_id > ? AND postback_id < ? GROUP BY span ORDER BY span"
+        ))?
+        .query_map([covered, before], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<duckdb::Result<_>>()?;
+    stale
+        .iter()
+        .try_for_each(|&(span, last)| build(conn, span, last))
+}
+
+/// (Re)build the filter of one span from the fingerprints `postbacks` holds there, up
+/// to id `last`.
+fn build(conn: &Connection, span: i64, last: i64) -> duckdb::Result<()> {
+    let (first, _) = span_ids(span);
+    let keys = conn
+        .prepare_cached("SELECT fingerprint FROM postbacks WHERE postback_id BETWEEN ? AND ?")?
+        .query_map([first, last], |row| row.get::<_, u128>(0).map(key))?
+        .collect::<duckdb::Result<Vec<u64>>>()?;
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let result = conn
+        .execute("DELETE FROM fingerprint_filters WHERE span = ?", [span])
+        .and_then(|_| {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO fingerprint_filters (span, last_postback_id, keys) VALUES (?, ?, ?)",
+            )?;
+            encode(keys)
+                .chunks(PIECE_KEYS * KEY_BYTES)
+                .try_for_each(|piece| insert.execute(params![span, last, piece]).map(drop))
+        });
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(error) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(error)
+        }
+    }
+}
+
+/// Which of `fingerprints` postbacks with ids below `before` hold, and where. Call
+/// [`cover`] first: a span without a filter is not searched.
+pub fn stored_before(
+    conn: &Connection,
+    fingerprints: &HashSet<u128>,
+    before: i64,
+) -> duckdb::Result<Earlier> {
+    let mut wanted: Vec<(u64, u128)> = fingerprints.iter().map(|&f| (key(f), f)).collect();
+    wanted.sort_unstable();
+    // Streamed, a data chunk of at most 2,048 pieces at a time: a query's whole result
+    // (6 bytes a stored postback) could exceed the import's memory limit.
+    let mut by_span: BTreeMap<i64, (i64, Vec<u128>)> = BTreeMap::new();
+    let mut statement =
+        conn.prepare("SELECT span, last_postback_id, keys FROM fingerprint_filters")?;
+    for batch in statement.stream_arrow([])? {
+        let batch = batch?;
+        let (Some(spans), Some(lasts), Some(keys)) = (
+            batch.column(0).as_primitive_opt::<Int64Type>(),
+            batch.column(1).as_primitive_opt::<Int64Type>(),
+            batch.column(2).as_binary_opt::<i32>(),
+        ) else {
+            return Err(duckdb::Error::InvalidColumnType(
+                2,
+                "fingerprint_filters".into(),
+                duckdb::types::Type::Blob,
+            ));
+        };
+        for row in 0..batch.num_rows() {
+            let hits = matching(keys.value(row), &wanted);
+            if !hits.is_empty() {
+                let entry = by_span.entry(spans.value(row)).or_default();
+                entry.0 = lasts.value(row);
+                entry.1.extend(hits);
+            }
+        }
+    }
+    let candidates: Vec<((i64, i64), Vec<u128>)> = by_span
+        .into_iter()
+        .map(|(span, (last, hits))| ((span_ids(span).0, last.min(before - 1)), hits))
+        .collect();
+    let mut earlier = Earlier::new();
+    if candidates.len() > MAX_SPAN_QUERIES {
+        let all: Vec<u128> = candidates.into_iter().flat_map(|(_, hits)| hits).collect();
+        find(conn, &all, (1, before - 1), &mut earlier)?;
+        return Ok(earlier);
+    }
+    for (ids, hits) in candidates {
+        find(conn, &hits, ids, &mut earlier)?;
+    }
+    Ok(earlier)
+}
+
+/// The fingerprints of `wanted` (sorted by key) whose key the filter piece `keys`
+/// holds; only those between its first and last key are searched for.
+fn matching(keys: &[u8], wanted: &[(u64, u128)]) -> Vec<u128> {
+    let (mut rest, _) = keys.as_chunks::<KEY_BYTES>();
+    let (Some(first), Some(last)) = (rest.first().map(decode), rest.last().map(decode)) else {
+        return Vec::new();
+    };
+    let from = wanted.partition_point(|&(key, _)| key < first);
+    let to = wanted.partition_point(|&(key, _)| key <= last);
+    let mut hits = Vec::new();
+    for &(key, fingerprint) in wanted.get(from..to).unwrap_or_default() {
+        let skip = rest.partition_point(|record| decode(record) < key);
+        rest = rest.get(skip..).unwrap_or_default();
+        if rest.first().map(decode) == Some(key) {
+            hits.push(fingerprint);
+        }
+    }
+    hits
+}
+
+/// Look `fingerprints` up in `postbacks` among the ids `first..=last`.
+fn find(
+    conn: &Connection,
+    fingerprints: &[u128],
+    (first, last): (i64, i64),
+    earlier: &mut Earlier,
+) -> duckdb::Result<()> {
+    conn.execute_batch("DELETE FROM pa_fingerprints")?;
+    let mut appender = conn.appender_to_catalog_and_db("pa_fingerprints", "temp", "main")?;
+    for &fingerprint in fingerprints {
+        appender.append_row([fingerprint])?;
+    }
+    appender.flush()?;
+    drop(appender);
+    let mut statement = conn.prepare_cached(
+        "SELECT fingerprint, postback_id, file_id FROM postbacks
+         WHERE postback_id BETWEEN ? AND ?
+           AND fingerprint IN (SELECT fingerprint FROM pa_fingerprints)",
+    )?;
+    let rows = statement.query_map([first, last], |row| {
+        Ok((row.get::<_, u128>(0)?, (row.get(1)?, row.get(2)?)))
+    })?;
+    for row in rows {
+        let (fingerprint, ids) = row?;
+        earlier.insert(fingerprint, ids);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_hold_their_ids() {
+        assert_eq!(span_ids(0), (1, SPAN));
+        assert_eq!(span_ids(1), (SPAN + 1, 2 * SPAN));
+    }
+
+    #[test]
+    fn a_filter_finds_exactly_the_fingerprints_whose_top_bits_it_holds() {
+        let stored: Vec<u128> = (1..=1000u128)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))
+            .collect();
+        let filter = encode(stored.iter().map(|&f| key(f)).collect());
+        assert_eq!(filter.len(), 1000 * KEY_BYTES);
+        let other = stored[7] ^ 1; // the same top bits: a false match, confirmed later
+        let absent = !stored[3];
+        let mut wanted: Vec<(u64, u128)> = [stored[999], stored[0], other, absent, stored[500]]
+            .iter()
+            .map(|&f| (key(f), f))
+            .collect();
+        wanted.sort_unstable();
+        let mut hits = matching(&filter, &wanted);
+        hits.sort_unstable();
+        let mut expected = vec![stored[999], stored[0], other, stored[500]];
+        expected.sort_unstable();
+        assert_eq!(hits, expected);
+        assert!(
+            matching(&filter[..5], &wanted).is_empty(),
+            "a cut-off record is no key"
+        );
+    }
+}
