@@ -7,7 +7,9 @@ use std::process::ExitCode;
 /// field on the reader threads and frees them on the writer thread, and DuckDB takes
 /// and returns 256 KiB blocks all the time: glibc's allocator spent about 12% of an
 /// import's CPU on this (`malloc`, `free`, consolidation, page faults of blocks it
-/// mapped and unmapped), mimalloc about a third of that (`BENCHMARKS.md`).
+/// mapped and unmapped), mimalloc about a third of that. Built with `no_thp`: asking
+/// for transparent huge pages made the kernel zero 2 MiB at a time for memory the
+/// import barely touched, 10% more CPU and 20 MB more memory (`BENCHMARKS.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

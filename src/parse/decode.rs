@@ -47,7 +47,9 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Problem> {
             problem: None,
         }
     } else {
-        match std::str::from_utf8(bytes) {
+        // simdutf8 checks plain ASCII many times faster than `std::str::from_utf8`,
+        // which took about 2% of an import's CPU; its error says where, as std's does.
+        match simdutf8::compat::from_utf8(bytes) {
             Ok(text) => Decoded {
                 text: Cow::Borrowed(text),
                 problem: None,
