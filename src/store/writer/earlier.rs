@@ -63,9 +63,9 @@ fn encode(mut keys: Vec<u64>) -> Vec<u8> {
         .collect()
 }
 
-/// The first and last id span `span` may hold.
-fn span_ids(span: i64) -> (i64, i64) {
-    (span * SPAN + 1, (span + 1) * SPAN)
+/// The first id span `span` may hold.
+fn first_id(span: i64) -> i64 {
+    span * SPAN + 1
 }
 
 /// Make `fingerprint_filters` cover every postback with an id below `before`. The
@@ -95,7 +95,7 @@ pub fn cover(conn: &Connection, before: i64) -> duckdb::Result<()> {
 /// (Re)build the filter of one span from the fingerprints `postbacks` holds there, up
 /// to id `last`.
 fn build(conn: &Connection, span: i64, last: i64) -> duckdb::Result<()> {
-    let (first, _) = span_ids(span);
+    let first = first_id(span);
     let keys = conn
         .prepare_cached("SELECT fingerprint FROM postbacks WHERE postback_id BETWEEN ? AND ?")?
         .query_map([first, last], |row| row.get::<_, u128>(0).map(key))?
@@ -157,7 +157,7 @@ pub fn stored_before(
     }
     let candidates: Vec<((i64, i64), Vec<u128>)> = by_span
         .into_iter()
-        .map(|(span, (last, hits))| ((span_ids(span).0, last.min(before - 1)), hits))
+        .map(|(span, (last, hits))| ((first_id(span), last.min(before - 1)), hits))
         .collect();
     let mut earlier = Earlier::new();
     if candidates.len() > MAX_SPAN_QUERIES {
@@ -253,10 +253,98 @@ fn find(
 mod tests {
     use super::*;
 
+    /// A DuckDB with just what this module reads and writes.
+    fn archive() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(concat!(
+            "CREATE TABLE postbacks (postback_id BIGINT, fingerprint UHUGEINT, file_id BIGINT);",
+            "CREATE TEMP TABLE pa_fingerprints (fingerprint UHUGEINT);",
+            include_str!("../../../sql/migrations/004-fingerprint-filters.sql"),
+        ))
+        .unwrap();
+        conn
+    }
+
+    fn fingerprint(n: i64) -> u128 {
+        (n as u128 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+    }
+
+    fn store(conn: &Connection, ids: impl IntoIterator<Item = i64>) {
+        let mut appender = conn.appender("postbacks").unwrap();
+        for id in ids {
+            appender
+                .append_row(params![id, fingerprint(id), id % 7])
+                .unwrap();
+        }
+    }
+
+    fn spans(conn: &Connection) -> Vec<(i64, i64)> {
+        conn.prepare("SELECT span, last_postback_id FROM fingerprint_filters ORDER BY span")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<duckdb::Result<_>>()
+            .unwrap()
+    }
+
     #[test]
-    fn spans_hold_their_ids() {
-        assert_eq!(span_ids(0), (1, SPAN));
-        assert_eq!(span_ids(1), (SPAN + 1, 2 * SPAN));
+    fn spans_start_at_their_first_id() {
+        assert_eq!(first_id(0), 1);
+        assert_eq!(first_id(1), SPAN + 1);
+    }
+
+    /// Ids with gaps of 10^8 (as in the benchmark's archive): one span each, found
+    /// without counting up to the largest id; a span that fills further is rebuilt;
+    /// postbacks from `before` on are neither covered nor found.
+    #[test]
+    fn cover_builds_the_spans_that_hold_ids_and_rebuilds_the_one_that_grew() {
+        let conn = archive();
+        let ids: Vec<i64> = (0..20).map(|k| k * 100_000_000 + 1).collect();
+        store(&conn, ids.iter().copied());
+        let before = ids[19] + 1;
+        cover(&conn, before).unwrap();
+        let expected: Vec<(i64, i64)> = ids.iter().map(|&id| ((id - 1) / SPAN, id)).collect();
+        assert_eq!(spans(&conn), expected);
+
+        store(&conn, [before, before + 1]);
+        cover(&conn, before + 1).unwrap();
+        let last = spans(&conn).last().copied();
+        assert_eq!(
+            last,
+            Some(((before - 1) / SPAN, before)),
+            "rebuilt up to before - 1"
+        );
+        assert_eq!(spans(&conn).len(), 20);
+        cover(&conn, before + 1).unwrap();
+        assert_eq!(spans(&conn).len(), 20, "nothing to build twice");
+
+        let wanted: HashSet<u128> = [before, before + 1, 5].map(fingerprint).into();
+        let found = stored_before(&conn, &wanted, before + 1).unwrap();
+        assert_eq!(
+            found,
+            Earlier::from([(fingerprint(before), (before, before % 7))])
+        );
+    }
+
+    /// More spans with candidates than [`MAX_SPAN_QUERIES`] are asked about in one
+    /// query; fewer, a query a span: both find exactly what is stored.
+    #[test]
+    fn earlier_postbacks_are_found_in_few_spans_and_in_many() {
+        let conn = archive();
+        let ids: Vec<i64> = (0..20).map(|k| k * SPAN + 3).collect();
+        store(&conn, ids.iter().copied());
+        let before = ids[19] + 1;
+        cover(&conn, before).unwrap();
+        let expect = |ids: &[i64]| -> Earlier {
+            ids.iter()
+                .map(|&id| (fingerprint(id), (id, id % 7)))
+                .collect()
+        };
+        for some in [&ids[..3], &ids[..]] {
+            let mut wanted: HashSet<u128> = some.iter().map(|&id| fingerprint(id)).collect();
+            wanted.insert(fingerprint(4));
+            assert_eq!(stored_before(&conn, &wanted, before).unwrap(), expect(some));
+        }
     }
 
     #[test]
