@@ -146,7 +146,7 @@ fn regression_fuzz_timestamp_bom_inside_seconds_panicked() {
         let (postback, problems) = postback_archive::normalize::normalize(&parsed.postbacks[0]);
         assert_eq!(postback.occurred_at, None);
         assert_eq!(
-            postback.extra.as_deref(),
+            postback.extra(),
             Some("{\"TIMESTAMP\":\"2026-11-01T19:53:\u{feff}37-05:00\"}")
         );
         problems

@@ -10,6 +10,7 @@ mod walk;
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use xxhash_rust::xxh3::xxh3_128;
@@ -17,7 +18,9 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::problem::{Problem, printable};
 
 pub use read::{FileBytes, read_file};
-pub use walk::{WalkOptions, modified_micros, resolve_roots, unchanged, walk};
+pub use walk::{
+    MAX_OPEN_DIRS, OpenDir, WalkOptions, modified_micros, resolve_roots, unchanged, walk,
+};
 
 /// What the archive remembers about a file it has read before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +149,10 @@ impl Ledger {
 #[derive(Debug, Clone)]
 pub struct FileToRead {
     pub path: PathBuf,
+    /// The open directory the walk found the file in, if any: the file is opened
+    /// relative to it, so that the kernel does not look up every directory of `path`
+    /// again for each file.
+    pub parent: Option<Arc<OpenDir>>,
     /// The path as stored in the archive and shown to users (lossy when the name is
     /// not UTF-8; the ledger goes by `path_key`).
     pub display: String,

@@ -3,9 +3,9 @@
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
+use rustix::fs::{Mode, OFlags};
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::walk::not_a_regular_file;
@@ -40,7 +40,7 @@ const MIB: u64 = 1024 * 1024;
 /// otherwise wait for a writer forever) and checked on the open handle. Fails when the
 /// file cannot be opened or read, or is not a regular file.
 pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem> {
-    let (mut handle, metadata) = open_regular(&file.path)?;
+    let (mut handle, metadata) = open_regular(file)?;
     let mut bytes = FileBytes {
         size: metadata.len(),
         modified_us: modified_micros(&metadata),
@@ -87,18 +87,33 @@ pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem>
 /// terminal device from becoming ours; the type is then checked on the open handle
 /// (fstat), so nothing swapped in since the walk is read. Reads of a regular file
 /// ignore `O_NONBLOCK`.
-fn open_regular(path: &Path) -> Result<(File, Metadata), Problem> {
-    let handle = File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(unreadable("open"))?;
+fn open_regular(file: &FileToRead) -> Result<(File, Metadata), Problem> {
+    let handle = open(file).map_err(unreadable("open"))?;
     let metadata = handle.metadata().map_err(unreadable("read"))?;
     if metadata.is_file() {
         Ok((handle, metadata))
     } else {
         Err(not_a_regular_file(metadata.file_type()))
     }
+}
+
+/// Opens `file` read-only, without blocking or taking a terminal: by its name in the
+/// directory the walk opened, or by its whole path when the walk gave no directory (a
+/// file named on the command line) or the name is missing.
+fn open(file: &FileToRead) -> std::io::Result<File> {
+    if let (Some(parent), Some(name)) = (&file.parent, file.path.file_name()) {
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        return Ok(File::from(rustix::fs::openat(
+            parent,
+            name,
+            flags,
+            Mode::empty(),
+        )?));
+    }
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&file.path)
 }
 
 /// The `unreadable` problem of a failed step (`open`, `read`).
@@ -191,15 +206,17 @@ fn too_large(what: &str, max_size: u64, size: Size) -> Problem {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+    use std::path::Path;
 
     use flate2::Compression;
     use flate2::write::GzEncoder;
 
     use super::*;
 
-    fn file(path: &std::path::Path, compressed: bool) -> FileToRead {
+    fn file(path: &Path, compressed: bool) -> FileToRead {
         FileToRead {
             path: path.to_path_buf(),
+            parent: None,
             display: String::new(),
             path_key: 0,
             compressed,

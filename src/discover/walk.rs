@@ -1,11 +1,14 @@
 //! Discover, step 1: walk the roots and pick the files to read.
 
 use std::fs::{FileType, Metadata};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::UNIX_EPOCH;
 
+use rustix::fs::{Mode, OFlags};
 use walkdir::{DirEntry, WalkDir};
 
 use super::{DiscoverError, FileToRead, Found, Ledger, WalkCounters, path_key};
@@ -40,8 +43,8 @@ pub fn resolve_roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
 /// Walk `roots` in a stable order and hand every candidate file, with what the ledger
 /// knows of it, to `emit`, which returns false to stop early (the consumer has gone).
 /// Files named on the command line are candidates whatever their name; in directories
-/// only `*.xml` and `*.xml.gz` are. The walk reads directories only, no file metadata,
-/// and opens no file. A candidate that is not a regular file (a named pipe, a socket,
+/// only `*.xml` and `*.xml.gz` are. The walk reads and opens directories only: no file
+/// metadata, no file opened. A candidate that is not a regular file (a named pipe, a socket,
 /// a device) is found `Unreadable`; other such entries are counted as `other`.
 pub fn walk(
     roots: &[PathBuf],
@@ -56,9 +59,10 @@ pub fn walk(
             // Siblings share their parent's path, so comparing whole paths as bytes
             // orders them by name, without parsing path components per comparison.
             .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()));
+        let mut dirs = OpenDirs::default();
         for entry in walker {
             let found = match entry {
-                Ok(entry) => match consider(&entry, ledger, counters) {
+                Ok(entry) => match consider(&entry, ledger, counters, &mut dirs) {
                     Some(found) => found,
                     None => continue,
                 },
@@ -82,15 +86,21 @@ pub fn walk(
 
 /// Decide about one entry of the walk: ignore it, or hand it on to be read (or to be
 /// reported, when it is a candidate but not a regular file).
-fn consider(entry: &DirEntry, ledger: &Ledger, counters: &WalkCounters) -> Option<Found> {
+fn consider(
+    entry: &DirEntry,
+    ledger: &Ledger,
+    counters: &WalkCounters,
+    dirs: &mut OpenDirs,
+) -> Option<Found> {
     let file_type = entry.file_type();
     if file_type.is_dir() {
+        dirs.entered(entry);
         return None;
     }
     let path = entry.path();
     let explicit = entry.depth() == 0;
-    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-    let candidate = explicit || name.ends_with(".xml") || name.ends_with(".xml.gz");
+    let name = path.file_name()?.as_encoded_bytes();
+    let candidate = explicit || ends_with(name, ".xml") || ends_with(name, ".xml.gz");
     // A symbolic link is only seen here when links are not followed.
     if !candidate || file_type.is_symlink() {
         counters.other.fetch_add(1, Ordering::Relaxed);
@@ -105,11 +115,82 @@ fn consider(entry: &DirEntry, ledger: &Ledger, counters: &WalkCounters) -> Optio
     let known = ledger.find(path, &display);
     Some(Found::File(FileToRead {
         path: path.to_path_buf(),
+        parent: dirs.parent_of(entry),
         path_key: path_key(path),
         display,
-        compressed: name.ends_with(".gz"),
+        compressed: ends_with(name, ".gz"),
         known,
     }))
+}
+
+/// Most directories held open at once for the files on their way to the readers. The
+/// walk can run 8,192 files ahead; in an archive of one file a directory, each would
+/// hold its own directory open, past a cron job's usual limit of 1,024 descriptors.
+/// Past this many, files are opened by their whole path again.
+pub const MAX_OPEN_DIRS: usize = 64;
+
+/// A directory the walk opened, shared by the files found in it (see
+/// [`FileToRead::parent`]).
+#[derive(Debug)]
+pub struct OpenDir {
+    fd: OwnedFd,
+    open: Arc<AtomicUsize>,
+}
+
+impl AsFd for OpenDir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for OpenDir {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The directories on the walk's way down, by depth, open while fewer than
+/// [`MAX_OPEN_DIRS`] are.
+#[derive(Default)]
+struct OpenDirs {
+    path: Vec<Option<Arc<OpenDir>>>,
+    open: Arc<AtomicUsize>,
+}
+
+impl OpenDirs {
+    /// The walk entered `dir` (walkdir yields a directory before what it holds). A
+    /// directory that cannot be opened gives its files no parent: they are opened by
+    /// path, and fail there with the error to report.
+    fn entered(&mut self, dir: &DirEntry) {
+        self.path.truncate(dir.depth());
+        self.path.resize(dir.depth(), None);
+        let opened = (self.open.load(Ordering::Relaxed) < MAX_OPEN_DIRS)
+            .then(|| {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                rustix::fs::open(dir.path(), flags, Mode::empty()).ok()
+            })
+            .flatten()
+            .map(|fd| {
+                self.open.fetch_add(1, Ordering::Relaxed);
+                let open = Arc::clone(&self.open);
+                Arc::new(OpenDir { fd, open })
+            });
+        self.path.push(opened);
+    }
+
+    fn parent_of(&self, file: &DirEntry) -> Option<Arc<OpenDir>> {
+        let depth = file.depth().checked_sub(1)?;
+        self.path.get(depth)?.clone()
+    }
+}
+
+/// Whether a file name ends with `suffix` in any case (`.XML`, `.Xml.GZ`), without
+/// making a lower-case copy of every name walked.
+fn ends_with(name: &[u8], suffix: &str) -> bool {
+    name.len()
+        .checked_sub(suffix.len())
+        .and_then(|start| name.get(start..))
+        .is_some_and(|end| end.eq_ignore_ascii_case(suffix.as_bytes()))
 }
 
 /// The `unreadable` problem of a candidate that is not a regular file, naming what it
@@ -216,7 +297,16 @@ mod tests {
     #[test]
     fn picks_xml_and_gz_in_name_order_and_counts_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["b/2.xml", "b/1.XML", "a.xml.gz", "notes.txt", "c/d/e.xml"] {
+        let names = [
+            "b/2.xml",
+            "b/1.XML",
+            "a.xml.gz",
+            "notes.txt",
+            "c/d/e.xml",
+            "f.Xml.GZ",
+            "xml",
+        ];
+        for name in names {
             let path = dir.path().join(name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "<POSTBACK/>").unwrap();
@@ -224,16 +314,79 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("b/2.xml"), dir.path().join("link.xml"))
             .unwrap();
         let (names, counts) = walk_all(dir.path(), &Ledger::default(), WalkOptions::default());
-        assert_eq!(names, ["a.xml.gz", "b/1.XML", "b/2.xml", "c/d/e.xml"]);
+        let xml = ["a.xml.gz", "b/1.XML", "b/2.xml", "c/d/e.xml", "f.Xml.GZ"];
+        assert_eq!(names, xml);
         assert_eq!(
             counts,
-            (4, 0, 2),
-            "seen, skipped, other (notes.txt and the symlink)"
+            (5, 0, 3),
+            "seen, skipped, other (notes.txt, xml and the symlink)"
         );
         let follow = WalkOptions {
             follow_symlinks: true,
         };
-        assert_eq!(walk_all(dir.path(), &Ledger::default(), follow).0.len(), 5);
+        assert_eq!(walk_all(dir.path(), &Ledger::default(), follow).0.len(), 6);
+    }
+
+    /// Files are opened relative to the directory the walk opened, but never more than
+    /// [`MAX_OPEN_DIRS`] directories are held open, however far the walk runs ahead.
+    #[test]
+    fn files_are_opened_in_their_directory_with_a_bounded_number_held_open() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..100 {
+            let sub = dir.path().join(format!("d{n:03}"));
+            std::fs::create_dir(&sub).unwrap();
+            std::fs::write(sub.join("a.xml"), format!("<N>{n}</N>")).unwrap();
+        }
+        let walk_root = |use_found: &mut dyn FnMut(Found)| {
+            let (ledger, options) = (Ledger::default(), WalkOptions::default());
+            let counters = WalkCounters::default();
+            walk(
+                &[dir.path().to_path_buf()],
+                &ledger,
+                options,
+                &counters,
+                |found| {
+                    use_found(found);
+                    true
+                },
+            );
+        };
+        let mut files = Vec::new();
+        walk_root(&mut |found| {
+            if let Found::File(file) = found {
+                files.push(file);
+            }
+        });
+        assert_eq!(files.len(), 100);
+        // The root and the first 63 folders were held open; the rest go by path.
+        let with_parent = files.iter().filter(|f| f.parent.is_some()).count();
+        assert_eq!(with_parent, MAX_OPEN_DIRS - 1);
+        assert!(files[0].parent.is_some() && files[99].parent.is_none());
+        // Both ways read the right file, even after the folders were renamed: a file
+        // with its folder open is read from that folder.
+        std::fs::rename(dir.path().join("d000"), dir.path().join("moved")).unwrap();
+        let read = |file: &FileToRead| crate::discover::read_file(file, 1000).map(|b| b.content);
+        assert_eq!(read(&files[0]).unwrap(), b"<N>0</N>");
+        assert_eq!(read(&files[99]).unwrap(), b"<N>99</N>");
+        // Once the files are gone, the next walk opens folders again: each file found
+        // (and dropped at once) has its folder.
+        files.clear();
+        let mut parents = 0;
+        walk_root(&mut |found| {
+            if let Found::File(file) = found {
+                parents += usize::from(file.parent.is_some());
+            }
+        });
+        assert_eq!(parents, 100);
+    }
+
+    #[test]
+    fn suffixes_match_in_any_case_and_never_past_the_start_of_a_name() {
+        assert!(ends_with(b"a.xml", ".xml") && ends_with(b".XmL", ".xml"));
+        assert!(ends_with(b"a.xml.GZ", ".gz") && !ends_with(b"a.xml", ".gz"));
+        assert!(!ends_with(b"xml", ".xml") && !ends_with(b"", ".gz"));
+        // A multibyte character just before the suffix is no problem for byte slicing.
+        assert!(ends_with("é.xml".as_bytes(), ".xml") && !ends_with("é".as_bytes(), ".xml"));
     }
 
     #[test]
@@ -250,6 +403,7 @@ mod tests {
         };
         let file = |known| FileToRead {
             path: path.clone(),
+            parent: None,
             display: String::new(),
             path_key: 0,
             compressed: false,

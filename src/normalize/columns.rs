@@ -85,7 +85,10 @@ pub const TIME_ELEMENTS: [&str; 2] = ["TIMESTAMP", "RECEIVED"];
 
 /// Index in [`COLUMNS`] of the column an element fills, if any (names match in any case).
 pub fn column_for(element: &str) -> Option<usize> {
-    static BY_ELEMENT: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    // foldhash, not the default SipHash: this runs for every field of every postback,
+    // and the keys are our own names, so there is nothing to defend against.
+    type ByElement = HashMap<&'static str, usize, foldhash::fast::FixedState>;
+    static BY_ELEMENT: OnceLock<ByElement> = OnceLock::new();
     let by_element = BY_ELEMENT.get_or_init(|| {
         let pairs = COLUMNS.iter().enumerate();
         pairs

@@ -515,6 +515,7 @@ fn read_through_discover(packed: &[u8]) -> Result<(Vec<u8>, Option<Problem>), St
     let file = postback_archive::discover::FileToRead {
         path_key: postback_archive::discover::path_key(&path),
         path,
+        parent: None,
         display: "case.xml.gz".to_string(),
         compressed: true,
         known: None,

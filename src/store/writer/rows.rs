@@ -50,14 +50,14 @@ pub fn postback(
     a.set_timestamp(TIME, p.occurred_at);
     a.set_i16(TIME + 1, p.utc_offset_minutes);
     const TYPED: usize = TIME + 2;
-    for (index, value) in p.values.iter().enumerate() {
-        match value {
+    for index in 0..COLUMNS.len() {
+        match p.value(index) {
             None => a.set_null(TYPED + index),
             Some(Value::Text(text)) => a.set_str(TYPED + index, Some(text)),
-            Some(Value::Integer(number)) => a.set_i64(TYPED + index, Some(*number)),
+            Some(Value::Integer(number)) => a.set_i64(TYPED + index, Some(number)),
         }
     }
-    a.set_str(TYPED + COLUMNS.len(), p.extra.as_deref());
+    a.set_str(TYPED + COLUMNS.len(), p.extra());
     a.end_row()
 }
 
