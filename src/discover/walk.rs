@@ -53,13 +53,14 @@ pub fn walk(
     counters: &WalkCounters,
     mut emit: impl FnMut(Found) -> bool,
 ) {
+    // One set for the whole walk: its bound holds however many roots are named.
+    let mut dirs = OpenDirs::new();
     for root in roots {
         let walker = WalkDir::new(root)
             .follow_links(options.follow_symlinks)
             // Siblings share their parent's path, so comparing whole paths as bytes
             // orders them by name, without parsing path components per comparison.
             .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()));
-        let mut dirs = OpenDirs::default();
         for entry in walker {
             let found = match entry {
                 Ok(entry) => match consider(&entry, ledger, counters, &mut dirs) {
@@ -124,10 +125,23 @@ fn consider(
 }
 
 /// Most directories held open at once for the files on their way to the readers. The
-/// walk can run 8,192 files ahead; in an archive of one file a directory, each would
+/// walk can run 8,192 files ahead; in an archive of one file a folder, each would
 /// hold its own directory open, past a cron job's usual limit of 1,024 descriptors.
 /// Past this many, files are opened by their whole path again.
 pub const MAX_OPEN_DIRS: usize = 64;
+
+/// The share of the process's descriptor limit that held directories may take: the
+/// rest is for DuckDB, walkdir's own directory handles and the files being read. So
+/// under `ulimit -n 64` at most 8 are held, under 16 at most 2.
+const DESCRIPTOR_SHARE: u64 = 8;
+
+/// How many directories this process may hold open: [`MAX_OPEN_DIRS`], or fewer under
+/// a low limit of open files (`RLIMIT_NOFILE`).
+fn open_dirs_allowed() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let share = limit.map_or(u64::MAX, |limit| limit / DESCRIPTOR_SHARE);
+    usize::try_from(share).map_or(MAX_OPEN_DIRS, |share| share.min(MAX_OPEN_DIRS))
+}
 
 /// A directory the walk opened, shared by the files found in it (see
 /// [`FileToRead::parent`]).
@@ -150,21 +164,29 @@ impl Drop for OpenDir {
 }
 
 /// The directories on the walk's way down, by depth, open while fewer than
-/// [`MAX_OPEN_DIRS`] are.
-#[derive(Default)]
+/// [`open_dirs_allowed`] are.
 struct OpenDirs {
     path: Vec<Option<Arc<OpenDir>>>,
     open: Arc<AtomicUsize>,
+    allowed: usize,
 }
 
 impl OpenDirs {
+    fn new() -> Self {
+        OpenDirs {
+            path: Vec::new(),
+            open: Arc::default(),
+            allowed: open_dirs_allowed(),
+        }
+    }
+
     /// The walk entered `dir` (walkdir yields a directory before what it holds). A
     /// directory that cannot be opened gives its files no parent: they are opened by
     /// path, and fail there with the error to report.
     fn entered(&mut self, dir: &DirEntry) {
         self.path.truncate(dir.depth());
         self.path.resize(dir.depth(), None);
-        let opened = (self.open.load(Ordering::Relaxed) < MAX_OPEN_DIRS)
+        let opened = (self.open.load(Ordering::Relaxed) < self.allowed)
             .then(|| {
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
                 rustix::fs::open(dir.path(), flags, Mode::empty()).ok()
@@ -360,7 +382,7 @@ mod tests {
         assert_eq!(files.len(), 100);
         // The root and the first 63 folders were held open; the rest go by path.
         let with_parent = files.iter().filter(|f| f.parent.is_some()).count();
-        assert_eq!(with_parent, MAX_OPEN_DIRS - 1);
+        assert_eq!(with_parent, open_dirs_allowed() - 1);
         assert!(files[0].parent.is_some() && files[99].parent.is_none());
         // Both ways read the right file, even after the folders were renamed: a file
         // with its folder open is read from that folder.

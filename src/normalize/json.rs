@@ -172,6 +172,45 @@ mod tests {
         assert_eq!(ours(&extras), expected);
     }
 
+    mod attack {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                2 => any::<String>(),
+                2 => "[@xX \"\\\\\u{0}-\u{1f}\u{7f}\u{2028}\u{2029}é😀]{0,4}",
+                1 => proptest::sample::select(vec![
+                    String::new(), "x".to_string(), "@x".to_string(), "@".to_string(),
+                ]),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+            /// Random (attribute?, name, value) lists with collisions (`x` as attribute
+            /// and `@x` as field), control characters, quotes, U+2028, empty strings.
+            #[test]
+            fn write_object_is_serde_json(
+                raw in proptest::collection::vec((any::<bool>(), text(), text()), 0..16)
+            ) {
+                let extras: Vec<Extra<'_>> = raw
+                    .iter()
+                    .map(|(attribute, name, value)| Extra { attribute: *attribute, name, value })
+                    .collect();
+                prop_assert_eq!(ours(&extras), by_serde(&extras));
+            }
+
+            #[test]
+            fn write_array_is_serde_json(items in proptest::collection::vec(text(), 0..8)) {
+                let mut out = String::new();
+                write_array(&mut out, items.iter().map(String::as_str));
+                prop_assert_eq!(out, serde_json::to_string(&items).unwrap());
+            }
+        }
+    }
+
     #[test]
     fn an_empty_object_and_lists() {
         assert_eq!(ours(&[]), "{}");
