@@ -67,6 +67,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Import(cmd::import::ImportArgs),
+    Compact(cmd::compact::CompactArgs),
     Export(cmd::export::ExportArgs),
     Query(cmd::query::QueryArgs),
     Report(cmd::report::ReportArgs),
@@ -113,6 +114,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&global, args),
+        Command::Compact(args) => cmd::compact::run(&global, args),
         Command::Export(args) => cmd::export::run(&global, args),
         Command::Query(args) => cmd::query::run(&global, args),
         Command::Report(args) => cmd::report::run(&global, args),

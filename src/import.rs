@@ -1,20 +1,22 @@
-//! Import: runs discover -> parse -> normalize -> store for one `import` command.
+//! Import: runs discover -> parse -> normalize -> store for one `import` command (and
+//! for each of `serve`'s scheduled imports).
 //!
 //! The one place that decides how work is spread over threads: with one thread, every
 //! stage runs on the calling thread; with more, [`parallel`] runs a walker thread, a
 //! pool of readers and the calling thread as the single writer, within bounds on the
 //! chunks and the bytes in flight ([`budget`]). Everything it calls is single-threaded
-//! and testable on its own.
+//! and testable on its own ([`record`] turns what the walk found into entries).
 //!
 //! No input can cost a run: a panic while reading, parsing or normalizing a file becomes
-//! that file's `internal_error` problem ([`guarded`]). A failure on the store side, or a
-//! panic there, fails the run and marks it `failed`; a stop signal marks it `interrupted`.
+//! that file's `internal_error` problem. A failure on the store side, or a panic
+//! there, fails the run and marks it `failed`; a stop signal marks it `interrupted`.
 
 mod budget;
 mod guard;
 mod parallel;
+mod record;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -22,21 +24,24 @@ use std::time::{Duration, Instant};
 pub use guard::CaughtPanic;
 pub use parallel::BUDGET_BYTES;
 
-use crate::discover::{self, FileBytes, FileToRead, Found, Ledger, WalkCounters, WalkOptions};
-use crate::normalize::normalize;
-use crate::parse::parse_file_with;
-use crate::problem::{Problem, ProblemKind, Problems};
+use crate::discover::{
+    self, FileToRead, Folders, LedgerLookup, LookupError, MemberBytes, WalkCounters, WalkInput,
+    WalkOptions,
+};
+use crate::problem::printable;
 use crate::signals::{Signal, Stop};
-use crate::store::runs::{self, RunCounters, RunStatus};
-use crate::store::writer::{FileContent, FileRecord, ImportWriter};
+use crate::store::runs::{RunCounters, RunStatus};
+use crate::store::writer::{Entry, FileRecord, ImportWriter};
 use crate::store::{Archive, StoreError};
 use parallel::Flow;
+use record::{Fetch, Fetched, read_found};
 
 /// What to import and how.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// Canonical roots (see [`discover::resolve_roots`]).
-    pub roots: Vec<PathBuf>,
+    /// What to walk: canonical roots (see [`discover::resolve_roots`]), or files
+    /// known to be new.
+    pub input: WalkInput,
     pub walk: WalkOptions,
     /// Read every file, even those the ledger says are unchanged.
     pub force: bool,
@@ -49,6 +54,23 @@ pub struct ImportOptions {
     pub memory_limit_mb: u32,
     /// Files per committed batch (see [`crate::store::writer::BATCH_FILES`]).
     pub batch_files: usize,
+}
+
+impl ImportOptions {
+    /// What the run's row records as its roots: the roots walked, or the folders of
+    /// the files named (not every file).
+    fn roots_text(&self) -> Vec<String> {
+        let mut roots: Vec<String> = match &self.input {
+            WalkInput::Roots(roots) => roots.iter().map(|r| r.display().to_string()).collect(),
+            WalkInput::Files(files) => files
+                .iter()
+                .filter_map(|file| file.parent())
+                .map(|folder| folder.display().to_string())
+                .collect(),
+        };
+        roots.dedup();
+        roots
+    }
 }
 
 /// Hears about progress, so the command can draw a bar and print problems.
@@ -93,6 +115,10 @@ pub enum ImportError {
     Bug { doing: String, panic: CaughtPanic },
     #[error("cannot start the import's threads ({0}); run it again with fewer --threads")]
     Threads(std::io::Error),
+    #[error(transparent)]
+    Ledger(#[from] LookupError),
+    #[error("cannot finish an interrupted compact: {0}")]
+    Compaction(Box<crate::compact::CompactError>),
 }
 
 /// How the work of a run ended, before its row is closed.
@@ -106,7 +132,7 @@ enum Ended {
     },
 }
 
-/// Import `options.roots` into `archive` as one import run. Stops early, marking the
+/// Import `options.input` into `archive` as one import run. Stops early, marking the
 /// run `interrupted`, when `stop` is requested.
 pub fn run_import(
     archive: &Archive,
@@ -115,16 +141,13 @@ pub fn run_import(
     stop: &Stop,
 ) -> Result<ImportOutcome, ImportError> {
     let started = Instant::now();
-    let ledger = archive.load_ledger()?;
-    let conn = archive.connection();
-    let roots: Vec<String> = options
-        .roots
-        .iter()
-        .map(|r| r.display().to_string())
-        .collect();
-    let run_id = runs::begin_run(conn, &roots)?;
+    // A compaction a killed command left half done is finished first: until then, the
+    // ledger files some files where the folders do not show them yet.
+    crate::compact::recover(archive).map_err(|error| ImportError::Compaction(Box::new(error)))?;
+    let folders = archive.load_folders()?;
+    let run_id = archive.begin_run(&options.roots_text())?;
     let quiet = guard::QuietPanics::install();
-    let ended = guard::catch(|| import_files(archive, options, &ledger, run_id, observer, stop))
+    let ended = guard::catch(|| import_files(archive, options, folders, run_id, observer, stop))
         .unwrap_or_else(|panic| {
             Err(ImportError::Bug {
                 doing: "storing the files".to_string(),
@@ -141,6 +164,67 @@ pub fn run_import(
     })
 }
 
+/// Why [`import_archive`] failed, with what to do about it on a line of its own
+/// when the error is one a user can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}{}", hint.as_ref().map(|hint| format!("\n{hint}")).unwrap_or_default())]
+pub struct ImportFailure {
+    pub error: ImportError,
+    pub hint: Option<String>,
+    /// The archive could not be opened (its message names it already); no run began.
+    pub opening: bool,
+}
+
+/// Open the archive at `db` for writing (waiting up to `lock_timeout` for another
+/// process, telling `on_wait` who) and import into it: the one entry of the `import`
+/// command and of `serve`'s scheduled imports, so both give the same hints.
+pub fn import_archive(
+    db: &Path,
+    lock_timeout: Duration,
+    on_wait: impl FnOnce(&str),
+    options: &ImportOptions,
+    observer: &dyn Observer,
+    stop: &Stop,
+) -> Result<ImportOutcome, ImportFailure> {
+    let fail = |opening: bool| {
+        move |error: ImportError| {
+            let hint = hint(&error.to_string(), options.memory_limit_mb, db);
+            ImportFailure {
+                error,
+                hint,
+                opening,
+            }
+        }
+    };
+    let archive = Archive::open_for_write(db, lock_timeout, on_wait)
+        .map_err(|error| fail(true)(error.into()))?;
+    run_import(&archive, options, observer, stop).map_err(fail(false))
+}
+
+/// What to do about an error DuckDB raised in terms of its own SQL settings, or the
+/// operating system's words inside its message.
+fn hint(message: &str, memory_limit_mb: u32, db: &Path) -> Option<String> {
+    const OUT_OF_MEMORY: [&str; 4] = [
+        "Out of Memory Error",
+        "could not allocate",
+        "failed to allocate",
+        "failed to pin block",
+    ];
+    if OUT_OF_MEMORY.iter().any(|sign| message.contains(sign)) {
+        let raised = (memory_limit_mb.saturating_mul(2)).max(256);
+        return Some(format!(
+            "DuckDB needed more than --memory-limit {memory_limit_mb} (MB); run the import again with --memory-limit {raised}"
+        ));
+    }
+    if message.contains("No space left on device") {
+        return Some(format!(
+            "The disk holding {} is full. The batches committed before it filled are kept; free space there and run import again to finish the job",
+            printable(&db.display().to_string())
+        ));
+    }
+    None
+}
+
 /// Mark the run's row with how it ended: `interrupted` when a signal asked to stop
 /// (whatever happened after it), else `ok` or `errors` with the final counters, or
 /// `failed` with the error's message (the error is then returned).
@@ -150,7 +234,6 @@ fn close_run(
     ended: Result<Ended, ImportError>,
     stop: &Stop,
 ) -> Result<(RunStatus, Ending), ImportError> {
-    let conn = archive.connection();
     let ended = match (ended, stop.requested()) {
         (Ok(Ended::Finished(counters)), Some(signal)) => Ended::Stopped {
             signal,
@@ -164,7 +247,7 @@ fn close_run(
         (Err(error), None) => {
             let message = error.to_string();
             // The error that failed the run matters more than one marking it.
-            let _ = runs::finish_run(conn, run_id, None, RunStatus::Failed, Some(&message));
+            let _ = archive.finish_run(run_id, None, RunStatus::Failed, Some(&message));
             return Err(error);
         }
         (Ok(ended), _) => ended,
@@ -176,13 +259,13 @@ fn close_run(
             } else {
                 RunStatus::Ok
             };
-            runs::finish_run(conn, run_id, Some(&counters), status, None)?;
+            archive.finish_run(run_id, Some(&counters), status, None)?;
             Ok((status, Ending::Finished(counters)))
         }
         Ended::Stopped { signal, counters } => {
             let status = RunStatus::Interrupted;
             let message = format!("interrupted by {}", signal.name());
-            runs::finish_run(conn, run_id, counters.as_ref(), status, Some(&message))?;
+            archive.finish_run(run_id, counters.as_ref(), status, Some(&message))?;
             Ok((status, Ending::Interrupted(signal)))
         }
     }
@@ -193,7 +276,7 @@ fn close_run(
 fn import_files(
     archive: &Archive,
     options: &ImportOptions,
-    ledger: &Ledger,
+    folders: Folders,
     run_id: i32,
     observer: &dyn Observer,
     stop: &Stop,
@@ -208,6 +291,11 @@ fn import_files(
         options.memory_limit_mb,
         options.batch_files,
     )?;
+    let walk = Walk {
+        folders,
+        ledger: archive.ledger_reader()?,
+        counters: &walk_counters,
+    };
     let flow = Flow::new(options.threads);
     let done = AtomicBool::new(false);
     thread::scope(|scope| {
@@ -217,10 +305,9 @@ fn import_files(
             .spawn_scoped(scope, || watch(stop, &done, || flow.close()))
             .map_err(ImportError::Threads)?;
         if options.threads <= 1 {
-            import_sequential(ledger, options, &walk_counters, &mut writer, observer, stop)?;
+            import_sequential(walk, options, &mut writer, observer, stop)?;
         } else {
-            let walk = &walk_counters;
-            parallel::import_parallel(ledger, options, walk, &mut writer, observer, stop, &flow)?;
+            parallel::import_parallel(walk, options, &mut writer, observer, stop, &flow)?;
         }
         if let Some(signal) = stop.requested() {
             // Dropping the writer rolls its open batch back.
@@ -231,6 +318,37 @@ fn import_files(
         }
         Ok(Ended::Finished(writer.finish()?))
     })
+}
+
+/// What the walk of one run needs: the folder ledger, a view of the file ledger, and
+/// the counters it shares with the writer.
+pub struct Walk<'a, L> {
+    folders: Folders,
+    ledger: L,
+    counters: &'a WalkCounters,
+}
+
+impl<L: LedgerLookup> Walk<'_, L> {
+    /// Walk `options.input`, handing each find to `emit` (false stops the walk).
+    fn run(
+        mut self,
+        options: &ImportOptions,
+        emit: impl FnMut(discover::Found) -> bool,
+    ) -> Result<(), LookupError> {
+        let walk_options = WalkOptions {
+            relist: options.walk.relist || options.force,
+            reread: options.walk.reread || options.force,
+            ..options.walk
+        };
+        discover::walk(
+            &options.input,
+            &mut self.folders,
+            &mut self.ledger,
+            walk_options,
+            self.counters,
+            emit,
+        )
+    }
 }
 
 /// Sets its flag when dropped, however the scope it guards ends.
@@ -253,171 +371,82 @@ fn watch(stop: &Stop, done: &AtomicBool, on_stop: impl FnOnce()) {
 }
 
 /// Every file on the calling thread, one at a time, until the end or a stop request.
-fn import_sequential(
-    ledger: &Ledger,
+fn import_sequential<L: LedgerLookup>(
+    walk: Walk<'_, L>,
     options: &ImportOptions,
-    walk_counters: &WalkCounters,
     writer: &mut ImportWriter<'_>,
     observer: &dyn Observer,
     stop: &Stop,
-) -> Result<(), StoreError> {
+) -> Result<(), ImportError> {
+    let counters = walk.counters;
     let mut failure = None;
-    discover::walk(
-        &options.roots,
-        ledger,
-        options.walk,
-        walk_counters,
-        |found| {
-            if stop.requested().is_some() {
-                return false;
-            }
-            observer.found(1);
-            let Some(record) = guarded(found, |found| to_record(found, options, walk_counters))
-            else {
-                observer.skipped(1);
-                return true;
-            };
-            observer.stored(&record);
-            match writer.write(vec![record]) {
-                Ok(()) => true,
-                Err(error) => {
-                    failure = Some(error);
-                    false
-                }
-            }
-        },
-    );
-    failure.map_or(Ok(()), Err)
-}
-
-/// Do one file's work with `stage` (in production [`to_record`]), so that a panic in it
-/// costs that file only: it becomes the file's `internal_error` problem, with the
-/// panic's message and place. The file stays out of the ledger (like an unreadable
-/// one), so the next import, perhaps of a fixed version, reads it again.
-pub fn guarded(
-    found: Found,
-    stage: impl FnOnce(Found) -> Option<FileRecord>,
-) -> Option<FileRecord> {
-    let (path, known) = match &found {
-        Found::File(file) => (file.display.clone(), file.known),
-        Found::Unreadable { display, .. } => (display.clone(), None),
+    let mut fetch = FromDisk {
+        max_file_size: options.max_file_size,
     };
-    guard::catch(|| stage(found)).unwrap_or_else(|panic| {
-        let message = format!(
-            "postback-archive hit a bug reading this file ({panic}); please report it. \
-             The file is not imported, and the next import reads it again"
+    walk.run(options, |found| {
+        if stop.requested().is_some() {
+            return false;
+        }
+        let counted = matches!(
+            found,
+            discover::Found::File(_) | discover::Found::Unreadable { .. }
         );
-        let problem = Problem::whole_file(ProblemKind::InternalError, message);
-        Some(FileRecord::unreadable(path, known, problem))
-    })
-}
-
-/// Read, parse and normalize one file: everything between discovery and the store.
-/// `None` when the ledger says the file is unchanged (it is counted as skipped).
-pub fn to_record(
-    found: Found,
-    options: &ImportOptions,
-    counters: &WalkCounters,
-) -> Option<FileRecord> {
-    to_record_with(found, options, counters, |file| {
-        discover::read_file(file, options.max_file_size)
-    })
-}
-
-/// [`to_record`], reading the file's bytes with `read`.
-fn to_record_with(
-    found: Found,
-    options: &ImportOptions,
-    counters: &WalkCounters,
-    read: impl FnOnce(&FileToRead) -> Result<FileBytes, Problem>,
-) -> Option<FileRecord> {
-    let file = match found {
-        Found::File(file) => file,
-        Found::Unreadable { display, problem } => {
-            return Some(FileRecord::unreadable(display, None, problem));
+        if counted {
+            observer.found(1);
         }
-    };
-    if !options.force {
-        match discover::unchanged(&file) {
-            Ok(true) => {
-                counters.skipped.fetch_add(1, Ordering::Relaxed);
-                return None;
+        let mut entries = Vec::new();
+        let read = read_found(found, options, counters, &mut fetch, &mut |entry, _| {
+            entries.push(entry)
+        });
+        if read.is_err() {
+            return false;
+        }
+        let files = entries
+            .iter()
+            .filter(|e| matches!(e, Entry::File(_)))
+            .count();
+        if counted && files == 0 {
+            observer.skipped(1);
+        }
+        for entry in &entries {
+            if let Entry::File(record) = entry {
+                observer.stored(record);
             }
-            Ok(false) => {}
-            Err(problem) => return Some(FileRecord::unreadable(file.display, file.known, problem)),
         }
-    }
-    let bytes = match read(&file) {
-        Ok(bytes) => bytes,
-        Err(problem) => return Some(FileRecord::unreadable(file.display, file.known, problem)),
-    };
-    let content = parse_content(
-        &file,
-        bytes.content,
-        bytes.content_hash,
-        bytes.problem,
-        options,
-    );
-    Some(FileRecord {
-        path: file.display,
-        path_key: file.path_key,
-        size: bytes.size,
-        modified_us: bytes.modified_us,
-        compressed: file.compressed,
-        known: file.known,
-        content,
-    })
+        match writer.write(entries) {
+            Ok(()) => true,
+            Err(error) => {
+                failure = Some(error);
+                false
+            }
+        }
+    })?;
+    failure.map_or(Ok(()), |error| Err(error.into()))
 }
 
-fn parse_content(
-    file: &discover::FileToRead,
-    content: Vec<u8>,
-    content_hash: Option<u128>,
-    problem: Option<Problem>,
-    options: &ImportOptions,
-) -> FileContent {
-    if let Some(known) = file.known
-        && !options.force
-        && content_hash.is_some()
-        && known.content_hash == content_hash
-    {
-        return FileContent::Unchanged(known);
+/// Bytes straight from disk, for the import on one thread.
+struct FromDisk {
+    max_file_size: u64,
+}
+
+impl Fetch for FromDisk {
+    type Charge = ();
+
+    fn file(&mut self, file: &FileToRead) -> Option<Fetched<()>> {
+        Some((discover::read_file(file, self.max_file_size), None))
     }
-    if content.is_empty() && problem.is_some() {
-        return FileContent::Read {
-            content_hash,
-            postbacks: Vec::new(),
-            problems: problem.into_iter().collect(),
-        };
+
+    fn member(&mut self, member: &mut MemberBytes<'_>) -> Option<Fetched<()>> {
+        Some((member.read(self.max_file_size), None))
     }
-    parse_file_with(&content, |parsed| {
-        // The reader's problem (a damaged gzip stream) first, so the cap never hides it.
-        let mut problems = Problems::from_iter(problem);
-        problems.absorb(parsed.problems);
-        // Each raw postback is dropped once normalized, so the file's raw and normalized
-        // postbacks are not all held at once.
-        let postbacks = parsed
-            .postbacks
-            .into_iter()
-            .map(|raw| {
-                let (postback, found) = normalize(&raw);
-                problems.extend(found);
-                postback
-            })
-            .collect();
-        FileContent::Read {
-            content_hash,
-            postbacks,
-            problems: problems.into_vec(),
-        }
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::problem::ProblemKind;
     use crate::store::RawError;
-    use crate::store::writer::ImportWriter;
+    use crate::store::writer::FileContent;
 
     fn archive() -> (tempfile::TempDir, Archive) {
         let dir = tempfile::tempdir().unwrap();
@@ -427,22 +456,61 @@ mod tests {
     }
 
     fn value(archive: &Archive, sql: &str) -> String {
-        let conn = archive.connection();
-        conn.query_row(&format!("SELECT CAST(({sql}) AS VARCHAR)"), [], |row| {
-            row.get::<_, Option<String>>(0)
-        })
-        .unwrap()
-        .unwrap_or_else(|| "NULL".to_string())
+        archive.test_value(sql)
+    }
+
+    /// Bytes that panic on the way, as a bug of ours would.
+    struct PanickingFetch;
+
+    impl Fetch for PanickingFetch {
+        type Charge = ();
+
+        fn file(&mut self, _file: &FileToRead) -> Option<Fetched<()>> {
+            panic!("byte index 27 is not a char boundary")
+        }
+
+        fn member(&mut self, _member: &mut MemberBytes<'_>) -> Option<Fetched<()>> {
+            panic!("not a member")
+        }
     }
 
     #[test]
     fn a_panic_in_a_files_work_becomes_its_internal_error_problem_and_stays_out_of_the_ledger() {
         let _quiet = guard::QuietPanics::install();
-        let found = Found::Unreadable {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.xml");
+        std::fs::write(&path, "<POSTBACK/>").unwrap();
+        let found = discover::Found::File(FileToRead {
+            path_key: discover::path_key(&path),
             display: "/in/bad.xml".to_string(),
-            problem: Problem::whole_file(ProblemKind::Unreadable, "not this one"),
+            path,
+            parent: None,
+            compressed: false,
+            known: None,
+            folder: None,
+        });
+        let options = ImportOptions {
+            input: WalkInput::Roots(Vec::new()),
+            walk: WalkOptions::default(),
+            force: false,
+            threads: 1,
+            max_file_size: 1000,
+            memory_limit_mb: 96,
+            batch_files: 1000,
         };
-        let record = guarded(found, |_| panic!("byte index 27 is not a char boundary")).unwrap();
+        let counters = WalkCounters::default();
+        let mut entries = Vec::new();
+        let read = read_found(
+            found,
+            &options,
+            &counters,
+            &mut PanickingFetch,
+            &mut |e, _| entries.push(e),
+        );
+        assert_eq!(read, Ok(()));
+        let [Entry::File(record)] = entries.as_slice() else {
+            panic!("{entries:?}");
+        };
         assert_eq!(record.path, "/in/bad.xml");
         let FileContent::Unreadable(problem) = &record.content else {
             panic!("{record:?}");
@@ -463,11 +531,11 @@ mod tests {
         );
 
         let (_dir, archive) = archive();
-        let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+        let run_id = archive.begin_run(&[]).unwrap();
         let walk = WalkCounters::default();
         let raw = archive.writer_connection().unwrap();
         let mut writer = ImportWriter::new(&archive, &raw, run_id, &walk, 96, 1000).unwrap();
-        writer.write(vec![record]).unwrap();
+        writer.write(entries).unwrap();
         let counters = writer.finish().unwrap();
         assert_eq!(counters.errors, 1);
         assert_eq!(value(&archive, "SELECT count(*) FROM files"), "0");
@@ -475,15 +543,6 @@ mod tests {
             value(&archive, "SELECT kind || ' ' || path FROM import_errors"),
             "internal_error /in/bad.xml"
         );
-    }
-
-    #[test]
-    fn work_that_does_not_panic_passes_through() {
-        let found = Found::Unreadable {
-            display: "/in/gone.xml".to_string(),
-            problem: Problem::whole_file(ProblemKind::Unreadable, "cannot read"),
-        };
-        assert!(guarded(found, |_| None).is_none());
     }
 
     fn counters(errors: u64) -> RunCounters {
@@ -501,7 +560,7 @@ mod tests {
     #[test]
     fn a_failed_or_panicked_store_marks_the_run_failed_with_its_message() {
         let (_dir, archive) = archive();
-        let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+        let run_id = archive.begin_run(&[]).unwrap();
         let bug = ImportError::Bug {
             doing: "storing the files".to_string(),
             panic: CaughtPanic {
@@ -516,7 +575,7 @@ mod tests {
             format!("failed 0 true {expected}")
         );
 
-        let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+        let run_id = archive.begin_run(&[]).unwrap();
         let store = ImportError::Store(StoreError::Write(RawError::DuckDb(
             "IO Error: disk full".to_string(),
         )));
@@ -531,7 +590,7 @@ mod tests {
     fn a_run_ends_ok_or_errors_and_a_stop_request_marks_it_interrupted() {
         let (_dir, archive) = archive();
         let run = |ended, stop: &Stop| {
-            let run_id = runs::begin_run(archive.connection(), &[]).unwrap();
+            let run_id = archive.begin_run(&[]).unwrap();
             let closed = close_run(&archive, run_id, ended, stop).unwrap();
             let row = value(&archive, &format!("{RUN_ROW} WHERE run_id = {run_id}"));
             (closed, row)

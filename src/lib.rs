@@ -5,13 +5,17 @@
 //! [`import`] wires the first four together for the `import` command; [`lake`] is
 //! where `export` puts the archive as Parquet, for Spark and for reports over many
 //! archives; [`cli`] and [`cmd`] turn the command line into calls of the stages;
-//! [`serve`] receives postbacks over HTTP and writes the folder that `import` reads. A
+//! [`serve`] receives postbacks over HTTP and writes the folder that `import` reads;
+//! [`compact`] rolls folders of that archive folder into tarballs that `import` reads
+//! as folders. A
 //! result travels from [`store`] to [`report`] and [`output`] as the plain [`value`]s,
 //! so nothing past the store knows DuckDB.
 
 pub mod cli;
 pub mod cmd;
+pub mod compact;
 pub mod discover;
+pub mod disk;
 pub mod import;
 pub mod lake;
 pub mod normalize;

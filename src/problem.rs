@@ -32,6 +32,9 @@ pub enum ProblemKind {
     TooLarge,
     /// A `.gz` file that is not valid gzip; whatever decompressed before the damage is imported.
     BadGzip,
+    /// A tarball that is damaged, cut short or not a tarball; the members before the
+    /// damage are imported, and the tarball is read again by the next run.
+    BadTarball,
     /// A field whose value does not fit its typed column (a timestamp or number); kept in `extra`.
     BadValue,
     /// A bug of ours met while reading, parsing or normalizing this file (a panic caught
@@ -57,6 +60,7 @@ impl ProblemKind {
             ProblemKind::Unreadable => "unreadable",
             ProblemKind::TooLarge => "too_large",
             ProblemKind::BadGzip => "bad_gzip",
+            ProblemKind::BadTarball => "bad_tarball",
             ProblemKind::BadValue => "bad_value",
             ProblemKind::InternalError => "internal_error",
             ProblemKind::MoreProblems => "more_problems",

@@ -12,7 +12,9 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::{Workdir, stderr, summary};
-use postback_archive::discover::{self, Found, Ledger, WalkCounters, WalkOptions};
+use postback_archive::discover::{
+    self, EmptyLedger, Folders, Found, WalkCounters, WalkInput, WalkOptions,
+};
 use postback_archive::problem::ProblemKind;
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -72,7 +74,7 @@ fn a_named_pipe_in_the_tree_is_reported_and_the_import_finishes() {
     assert_eq!(lines(&output), std::slice::from_ref(&reported));
     assert_eq!(
         summary(&output),
-        "import run 1: 2 files seen, 0 unchanged, 2 read, 1 other; 1 new postbacks, 0 duplicates; 1 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 2 files seen, 0 unchanged, 2 read, 1 other; 1 new postbacks, 0 duplicates; 1 problems"
     );
     assert_eq!(
         work.rows("SELECT kind, message, file_id IS NULL FROM import_errors"),
@@ -89,7 +91,7 @@ fn a_named_pipe_in_the_tree_is_reported_and_the_import_finishes() {
     assert_eq!(lines(&again), [reported]);
     assert_eq!(
         summary(&again),
-        "import run 2: 2 files seen, 1 unchanged, 1 read, 1 other; 0 new postbacks, 0 duplicates; 1 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 2 files seen, 1 unchanged, 1 read, 1 other; 0 new postbacks, 0 duplicates; 1 problems"
     );
 }
 
@@ -108,7 +110,7 @@ fn a_named_pipe_named_on_the_command_line_is_reported() {
     );
     assert_eq!(
         summary(&output),
-        "import run 1: 1 files seen, 0 unchanged, 1 read, 0 other; 0 new postbacks, 0 duplicates; 1 problems"
+        "import run 1: 0 folders listed, 0 unchanged; 1 files seen, 0 unchanged, 1 read, 0 other; 0 new postbacks, 0 duplicates; 1 problems"
     );
 }
 
@@ -129,7 +131,7 @@ fn pipes_devices_and_sockets_behind_symlinks_are_reported_when_links_are_followe
     assert_eq!(skipped.status.code(), Some(0), "{}", stderr(&skipped));
     assert_eq!(
         summary(&skipped),
-        "import run 1: 1 files seen, 0 unchanged, 1 read, 4 other; 1 new postbacks, 0 duplicates; 0 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 1 files seen, 0 unchanged, 1 read, 4 other; 1 new postbacks, 0 duplicates; 0 problems"
     );
     let followed = run(&work, &["import", "--follow-symlinks", "in"]);
     assert_eq!(followed.status.code(), Some(2));
@@ -143,7 +145,7 @@ fn pipes_devices_and_sockets_behind_symlinks_are_reported_when_links_are_followe
     assert_eq!(lines(&followed), expected);
     assert_eq!(
         summary(&followed),
-        "import run 2: 4 files seen, 1 unchanged, 3 read, 1 other; 0 new postbacks, 0 duplicates; 3 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 4 files seen, 1 unchanged, 3 read, 1 other; 0 new postbacks, 0 duplicates; 3 problems"
     );
 }
 
@@ -175,7 +177,7 @@ fn links_that_loop_or_lead_nowhere_are_reported_and_the_run_goes_on() {
     assert_eq!(lines(&output), expected);
     assert_eq!(
         summary(&output),
-        "import run 1: 4 files seen, 0 unchanged, 4 read, 0 other; 1 new postbacks, 0 duplicates; 3 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 4 files seen, 0 unchanged, 4 read, 0 other; 1 new postbacks, 0 duplicates; 3 problems"
     );
 }
 
@@ -188,7 +190,7 @@ fn a_directory_named_like_a_postback_file_is_walked_into() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         summary(&output),
-        "import run 1: 2 files seen, 0 unchanged, 2 read, 0 other; 2 new postbacks, 0 duplicates; 0 problems"
+        "import run 1: 3 folders listed, 0 unchanged; 2 files seen, 0 unchanged, 2 read, 0 other; 2 new postbacks, 0 duplicates; 0 problems"
     );
 }
 
@@ -202,16 +204,18 @@ fn a_file_that_vanishes_after_the_walk_is_reported_not_ledgered() {
     let counters = WalkCounters::default();
     let mut found = Vec::new();
     discover::walk(
-        &[dir.path().to_path_buf()],
-        &Ledger::default(),
+        &WalkInput::Roots(vec![dir.path().to_path_buf()]),
+        &mut Folders::default(),
+        &mut EmptyLedger,
         WalkOptions::default(),
         &counters,
         |f| {
             found.push(f);
             true
         },
-    );
-    let [Found::File(file)] = &found[..] else {
+    )
+    .unwrap();
+    let [Found::File(file), Found::Listed(_)] = &found[..] else {
         panic!("one file found: {found:?}");
     };
     std::fs::remove_file(&path).unwrap();
@@ -294,7 +298,7 @@ fn a_file_without_read_permission_is_reported_and_read_once_it_may_be() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         summary(&output),
-        "import run 2: 2 files seen, 1 unchanged, 1 read, 0 other; 1 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 2 files seen, 1 unchanged, 1 read, 0 other; 1 new postbacks, 0 duplicates; 0 problems"
     );
     assert_eq!(work.value("SELECT count(*) FROM postbacks"), "2");
 }
@@ -312,12 +316,12 @@ fn names_that_differ_only_in_bytes_that_are_not_utf8_are_ledgered_apart() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(
         summary(&first),
-        "import run 1: 2 files seen, 0 unchanged, 2 read, 0 other; 2 new postbacks, 0 duplicates; 0 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 2 files seen, 0 unchanged, 2 read, 0 other; 2 new postbacks, 0 duplicates; 0 problems"
     );
-    let second = run(&work, &["import", "in"]);
+    let second = run(&work, &["import", "--rescan", "in"]);
     assert_eq!(
         summary(&second),
-        "import run 2: 2 files seen, 2 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 2 files seen, 2 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
     );
     let ff_key = xxh3_128(ff.canonicalize().unwrap().as_os_str().as_bytes());
     let fe_key = xxh3_128(fe.canonicalize().unwrap().as_os_str().as_bytes());
@@ -356,18 +360,18 @@ fn files_ledgered_by_an_earlier_version_are_not_read_again() {
         let sql = format!("UPDATE files SET path_key = {lossy_key} WHERE path = '{shown}'");
         assert_eq!(archive.execute(&sql, []).unwrap(), 1);
     }
-    let again = run(&work, &["import", "in"]);
+    let again = run(&work, &["import", "--rescan", "in"]);
     assert_eq!(
         summary(&again),
-        "import run 2: 2 files seen, 2 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 2 files seen, 2 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
     );
     // Changed, it is read as the file it was, and its row takes the exact key.
     let bundle = format!("{}{}", postback("N201", "ODD"), postback("N202", "ODD"));
     std::fs::write(&odd, bundle).unwrap();
-    let changed = run(&work, &["import", "in"]);
+    let changed = run(&work, &["import", "--rescan", "in"]);
     assert_eq!(
         summary(&changed),
-        "import run 3: 2 files seen, 1 unchanged, 1 read, 0 other; 1 new postbacks, 0 duplicates; 0 problems"
+        "import run 3: 1 folders listed, 0 unchanged; 2 files seen, 1 unchanged, 1 read, 0 other; 1 new postbacks, 0 duplicates; 0 problems"
     );
     let exact = xxh3_128(odd.canonicalize().unwrap().as_os_str().as_bytes());
     assert_eq!(
@@ -408,7 +412,7 @@ fn files_refused_as_too_large_are_imported_once_by_a_run_with_a_larger_limit() {
     assert_eq!(lines(&refused), expected);
     assert_eq!(
         summary(&refused),
-        "import run 1: 3 files seen, 0 unchanged, 3 read, 0 other; 1 new postbacks, 0 duplicates; 2 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 3 files seen, 0 unchanged, 3 read, 0 other; 1 new postbacks, 0 duplicates; 2 problems"
     );
     // Still refused: reported again, since it is still not imported.
     let still = run(&work, &["import", "--max-file-size", "1", "in"]);
@@ -416,7 +420,7 @@ fn files_refused_as_too_large_are_imported_once_by_a_run_with_a_larger_limit() {
     assert_eq!(lines(&still), expected);
     assert_eq!(
         summary(&still),
-        "import run 2: 3 files seen, 1 unchanged, 2 read, 0 other; 0 new postbacks, 0 duplicates; 2 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 3 files seen, 1 unchanged, 2 read, 0 other; 0 new postbacks, 0 duplicates; 2 problems"
     );
     assert_eq!(
         work.rows("SELECT run_id, kind FROM import_errors ORDER BY path"),
@@ -427,12 +431,12 @@ fn files_refused_as_too_large_are_imported_once_by_a_run_with_a_larger_limit() {
     assert_eq!(imported.status.code(), Some(0), "{}", stderr(&imported));
     assert_eq!(
         summary(&imported),
-        "import run 3: 3 files seen, 1 unchanged, 2 read, 0 other; 13000 new postbacks, 0 duplicates; 0 problems"
+        "import run 3: 1 folders listed, 0 unchanged; 3 files seen, 1 unchanged, 2 read, 0 other; 13000 new postbacks, 0 duplicates; 0 problems"
     );
     let settled = run(&work, &["import", "in"]);
     assert_eq!(
         summary(&settled),
-        "import run 4: 3 files seen, 3 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
+        "import run 4: 0 folders listed, 1 unchanged; 0 files seen, 0 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
     );
     assert_eq!(work.value("SELECT count(*) FROM postbacks"), "13001");
     assert_eq!(work.value("SELECT count(*) FROM duplicates"), "0");
@@ -457,12 +461,12 @@ fn a_damaged_gzip_whose_bytes_did_not_change_is_not_read_again() {
         "the stream ends inside a postback"
     );
     let kept = work.value("SELECT count(*) FROM postbacks");
-    let second = run(&work, &["import", "in"]);
+    let second = run(&work, &["import", "--rescan", "in"]);
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(stderr(&second), "");
     assert_eq!(
         summary(&second),
-        "import run 2: 1 files seen, 1 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 1 files seen, 1 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
     );
     assert_eq!(work.value("SELECT count(*) FROM postbacks"), kept);
 }

@@ -10,26 +10,41 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use postback_archive::discover::{
-    FileToRead, Found, Ledger, MAX_OPEN_DIRS, WalkCounters, WalkOptions, read_file, walk,
+    EmptyLedger, FileToRead, Folders, Found, MAX_OPEN_DIRS, WalkCounters, WalkInput, WalkOptions,
+    read_file, walk,
 };
 
 const FOLLOW: WalkOptions = WalkOptions {
     follow_symlinks: true,
+    relist: false,
+    reread: false,
+    settle_time: Duration::from_secs(5),
 };
 
 /// Everything the walk of `roots` yields, kept alive (so their folders stay open).
 fn walk_roots(roots: &[PathBuf], options: WalkOptions) -> (Vec<FileToRead>, Vec<String>) {
     let counters = WalkCounters::default();
     let (mut files, mut problems) = (Vec::new(), Vec::new());
-    walk(roots, &Ledger::default(), options, &counters, |found| {
-        match found {
-            Found::File(file) => files.push(file),
-            Found::Unreadable { display, problem } => {
-                problems.push(format!("{display}: {}", problem.message))
+    let input = WalkInput::Roots(roots.to_vec());
+    let mut folders = Folders::default();
+    walk(
+        &input,
+        &mut folders,
+        &mut EmptyLedger,
+        options,
+        &counters,
+        |found| {
+            match found {
+                Found::File(file) => files.push(file),
+                Found::Unreadable {
+                    display, problem, ..
+                } => problems.push(format!("{display}: {}", problem.message)),
+                Found::Tarball(_) | Found::Listed(_) => {}
             }
-        }
-        true
-    });
+            true
+        },
+    )
+    .unwrap();
     (files, problems)
 }
 

@@ -109,7 +109,7 @@ fn the_largest_thread_count_imports_a_few_files() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         summary(&output),
-        "import run 1: 50 files seen, 0 unchanged, 50 read, 0 other; 50 new postbacks, 0 duplicates; 0 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 50 files seen, 0 unchanged, 50 read, 0 other; 50 new postbacks, 0 duplicates; 0 problems"
     );
 }
 

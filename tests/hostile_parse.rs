@@ -44,7 +44,7 @@ fn regression_a_multibyte_timestamp_panicked_and_lost_the_run() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert_eq!(
         summary(&output),
-        "import run 1: 1006 files seen, 0 unchanged, 1006 read, 0 other; 1006 new postbacks, 0 duplicates; 6 problems"
+        "import run 1: 3 folders listed, 0 unchanged; 1006 files seen, 0 unchanged, 1006 read, 0 other; 1006 new postbacks, 0 duplicates; 6 problems"
     );
     assert_eq!(
         work.value(
@@ -92,7 +92,7 @@ fn regression_an_element_bomb_in_gzip_is_capped_at_one_hundred_problems_a_file()
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert_eq!(
         summary(&output),
-        "import run 1: 3 files seen, 0 unchanged, 3 read, 0 other; 1 new postbacks, 0 duplicates; 102 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 3 files seen, 0 unchanged, 3 read, 0 other; 1 new postbacks, 0 duplicates; 102 problems"
     );
     assert_eq!(
         work.rows(

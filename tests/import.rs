@@ -20,7 +20,7 @@ fn every_reference_example_imports_with_every_field() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert_eq!(
         summary(&output),
-        "import run 1: 37 files seen, 0 unchanged, 37 read, 0 other; 34 new postbacks, 3 duplicates; 4 problems"
+        "import run 1: 3 folders listed, 0 unchanged; 37 files seen, 0 unchanged, 37 read, 0 other; 34 new postbacks, 3 duplicates; 4 problems"
     );
     let root = work.path().canonicalize().unwrap().join("ref");
     let expected_problems = [
@@ -92,7 +92,7 @@ fn importing_the_same_tree_twice_changes_nothing() {
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(
         summary(&first),
-        "import run 1: 3 files seen, 0 unchanged, 3 read, 1 other; 4 new postbacks, 0 duplicates; 0 problems"
+        "import run 1: 2 folders listed, 0 unchanged; 3 files seen, 0 unchanged, 3 read, 1 other; 4 new postbacks, 0 duplicates; 0 problems"
     );
     let snapshot = |work: &Workdir| {
         work.rows(
@@ -105,7 +105,7 @@ fn importing_the_same_tree_twice_changes_nothing() {
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(
         summary(&second),
-        "import run 2: 3 files seen, 3 unchanged, 0 read, 1 other; 0 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 0 folders listed, 2 unchanged; 0 files seen, 0 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
     );
     assert_eq!(snapshot(&work), before);
     assert_eq!(
@@ -131,7 +131,7 @@ fn a_retried_postback_is_stored_once_and_each_copy_recorded() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         summary(&output),
-        "import run 1: 3 files seen, 0 unchanged, 3 read, 0 other; 2 new postbacks, 2 duplicates; 0 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 3 files seen, 0 unchanged, 3 read, 0 other; 2 new postbacks, 2 duplicates; 0 problems"
     );
     assert_eq!(
         work.rows(
@@ -165,7 +165,7 @@ fn copies_of_earlier_runs_are_found_in_every_lookup_group() {
         .unwrap();
     assert_eq!(
         summary(&output),
-        "import run 2: 11 files seen, 1 unchanged, 10 read, 0 other; 6 new postbacks, 4 duplicates; 0 problems"
+        "import run 2: 2 folders listed, 1 unchanged; 10 files seen, 0 unchanged, 10 read, 0 other; 6 new postbacks, 4 duplicates; 0 problems"
     );
     assert_eq!(
         work.rows(
@@ -205,7 +205,7 @@ fn earlier_copies_are_found_through_filters_built_from_the_archive() {
     let output = work.run(&["import", "in"]);
     assert_eq!(
         summary(&output),
-        "import run 2: 5 files seen, 3 unchanged, 2 read, 0 other; 1 new postbacks, 1 duplicates; 0 problems"
+        "import run 2: 2 folders listed, 1 unchanged; 2 files seen, 0 unchanged, 2 read, 0 other; 1 new postbacks, 1 duplicates; 0 problems"
     );
     assert_eq!(
         work.rows(filters),
@@ -222,7 +222,7 @@ fn earlier_copies_are_found_through_filters_built_from_the_archive() {
     let output = work.run(&["import", "in"]);
     assert_eq!(
         summary(&output),
-        "import run 3: 7 files seen, 5 unchanged, 2 read, 0 other; 0 new postbacks, 2 duplicates; 0 problems"
+        "import run 3: 2 folders listed, 2 unchanged; 2 files seen, 0 unchanged, 2 read, 0 other; 0 new postbacks, 2 duplicates; 0 problems"
     );
     assert_eq!(work.rows(filters), ["0|4|24"]);
     assert_eq!(
@@ -257,7 +257,7 @@ fn bad_input_is_recorded_and_everything_else_kept() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         summary(&output),
-        "import run 1: 6 files seen, 0 unchanged, 6 read, 0 other; 2 new postbacks, 0 duplicates; 5 problems"
+        "import run 1: 1 folders listed, 0 unchanged; 6 files seen, 0 unchanged, 6 read, 0 other; 2 new postbacks, 0 duplicates; 5 problems"
     );
     let root = work.path().canonicalize().unwrap().join("in");
     let expected = [
@@ -298,19 +298,25 @@ fn an_appended_file_is_read_again_without_duplicates() {
         format!("{}{}", postback("N201", "A"), postback("N202", "A")),
     )
     .unwrap();
-    let output = work.run(&["import", "in"]);
+    // Changed in place: its folder did not change, so a plain run does not list it.
+    let plain = work.run(&["import", "in"]);
+    assert_eq!(
+        summary(&plain),
+        "import run 2: 0 folders listed, 1 unchanged; 0 files seen, 0 unchanged, 0 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
+    );
+    let output = work.run(&["import", "--rescan", "in"]);
     assert_eq!(
         summary(&output),
-        "import run 2: 1 files seen, 0 unchanged, 1 read, 0 other; 1 new postbacks, 0 duplicates; 0 problems"
+        "import run 3: 1 folders listed, 0 unchanged; 1 files seen, 0 unchanged, 1 read, 0 other; 1 new postbacks, 0 duplicates; 0 problems"
     );
     assert_eq!(work.value("SELECT count(*) FROM duplicates"), "0");
     assert_eq!(
         work.rows("SELECT postback_id, file_position, run_id, status_code FROM postbacks ORDER BY postback_id"),
-        ["1|1|1|N201", "2|2|2|N202"]
+        ["1|1|1|N201", "2|2|3|N202"]
     );
     assert_eq!(
         work.value("SELECT postbacks || ' ' || run_id || ' ' || first_run_id FROM files"),
-        "2 2 1"
+        "2 3 1"
     );
 }
 
@@ -326,16 +332,16 @@ fn a_touched_file_is_hashed_but_not_parsed_again() {
         .unwrap()
         .set_modified(later)
         .unwrap();
-    let output = work.run(&["import", "in"]);
+    let output = work.run(&["import", "--rescan", "in"]);
     assert_eq!(
         summary(&output),
-        "import run 2: 1 files seen, 0 unchanged, 1 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 1 files seen, 0 unchanged, 1 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
     );
     assert_eq!(work.value("SELECT run_id FROM files"), "2");
     let forced = work.run(&["import", "--force", "in"]);
     assert_eq!(
         summary(&forced),
-        "import run 3: 1 files seen, 0 unchanged, 1 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
+        "import run 3: 1 folders listed, 0 unchanged; 1 files seen, 0 unchanged, 1 read, 0 other; 0 new postbacks, 0 duplicates; 0 problems"
     );
     assert_eq!(work.value("SELECT count(*) FROM postbacks"), "1");
 }
@@ -388,7 +394,7 @@ fn running_out_of_duckdb_memory_says_which_option_raises_it() {
     let again = work.run(&["import", "in"]);
     assert_eq!(
         summary(&again),
-        "import run 2: 1 files seen, 0 unchanged, 1 read, 0 other; 100000 new postbacks, 0 duplicates; 0 problems"
+        "import run 2: 1 folders listed, 0 unchanged; 1 files seen, 0 unchanged, 1 read, 0 other; 100000 new postbacks, 0 duplicates; 0 problems"
     );
 }
 
@@ -429,4 +435,34 @@ fn quiet_prints_nothing_on_success_and_one_line_on_problems() {
     work.write("in/c.xml", "");
     let allowed = work.run(&["import", "-q", "--allow-bad-input", "in"]);
     assert_eq!(allowed.status.code(), Some(0));
+}
+
+#[test]
+fn an_archive_path_that_is_not_utf8_is_opened_by_its_exact_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let work = Workdir::new();
+    work.write("in/a.xml", SUB_N301);
+    let odd = work.path().join(OsStr::from_bytes(b"arch\xff.duckdb"));
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("postback-archive")
+            .unwrap()
+            .current_dir(work.path())
+            .arg("--db")
+            .arg(&odd)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["import", "in"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().as_bytes().to_vec())
+        .filter(|name| name.starts_with(b"arch"))
+        .collect();
+    names.sort();
+    assert_eq!(names, [b"arch\xff.duckdb".to_vec()], "no look-alike file");
+    let again = run(&["query", "--format", "csv", "SELECT count(*) AS n FROM postbacks"]);
+    assert_eq!(stdout(&again), "n\n1\n", "{}", stderr(&again));
 }

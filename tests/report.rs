@@ -628,7 +628,7 @@ fn report_sql_errors_name_the_report_and_undeclared_parameters() {
             ]
         ),
         "postback-archive: error: report broken failed: Catalog Error: Table with name nope does not exist!\n\
-         Did you mean \"inbound_messages\"?\n"
+         Did you mean \"inbound_messages\"?\n\nLINE 6: SELECT * FROM nope\n                      ^^^^\n"
     );
 }
 
@@ -933,7 +933,8 @@ fn a_failing_report_leaves_no_partial_folder_and_keeps_the_earlier_one() {
         error,
         format!(
             "postback-archive: error: no reports written; {} is as it was: report zz-broken failed: \
-             Catalog Error: Table with name nope does not exist!\nDid you mean \"inbound_messages\"?\n",
+             Catalog Error: Table with name nope does not exist!\nDid you mean \"inbound_messages\"?\n\n\
+             LINE 6: SELECT * FROM nope\n                      ^^^^\n",
             Path::new("reports").join("2026-11-01").display()
         )
     );

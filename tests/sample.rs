@@ -36,10 +36,12 @@ fn the_sample_imports_to_the_generators_figures() {
     let files = manifest["files"]["total"].as_u64().unwrap();
     let distinct = manifest["postbacks_distinct"].as_u64().unwrap();
     let copies = manifest["retry_copies"].as_u64().unwrap();
+    // The sample's folder and its folders of years, months and days.
+    let folders = walk_folders(&work.path().join("sample"));
     assert_eq!(
         summary(&output),
         format!(
-            "import run 1: {files} files seen, 0 unchanged, {files} read, 0 other; {distinct} new postbacks, {copies} duplicates; 6 problems"
+            "import run 1: {folders} folders listed, 0 unchanged; {files} files seen, 0 unchanged, {files} read, 0 other; {distinct} new postbacks, {copies} duplicates; 6 problems"
         )
     );
     assert_eq!(stderr(&output).lines().count(), 6);
@@ -97,4 +99,15 @@ fn the_sample_imports_to_the_generators_figures() {
         work.value("SELECT count(*) FROM files WHERE compressed"),
         manifest["files"]["xml_gz"].to_string()
     );
+}
+
+/// `dir` and the folders below it.
+fn walk_folders(dir: &std::path::Path) -> usize {
+    if !dir.is_dir() {
+        return 0;
+    }
+    1 + std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| walk_folders(&entry.unwrap().path()))
+        .sum::<usize>()
 }

@@ -266,11 +266,19 @@ fn scheduled_imports_keep_the_archive_current_and_shutdown_imports_the_rest() {
         post(server.addr, "/postback", postback(5).as_bytes(), "").status,
         200
     );
-    // All six files imported (in one scheduled import, or two on a slow machine).
+    // All six files imported: by the walk at start, and by the files the writer handed
+    // over since, which list no folder.
     wait_for_rows(&work, "files", 6);
     assert_eq!(stored_postbacks(&work), Some(5));
     let import = server.wait_for_line(&["event=import ", "postbacks_new="]);
-    assert_eq!(field(&import, "why"), Some("scheduled"), "{import}");
+    assert_eq!(field(&import, "why"), Some("start"), "{import}");
+    wait_for_backlog(&server, 0);
+    let handed_over =
+        work.rows("SELECT folders_listed FROM import_runs WHERE run_id > 1 ORDER BY run_id");
+    assert!(
+        handed_over.iter().all(|listed| listed == "0"),
+        "{handed_over:?}"
+    );
 
     // While nothing arrives, no import runs (and no empty run is recorded).
     let runs = work.value("SELECT count(*) FROM import_runs");
@@ -291,6 +299,17 @@ fn scheduled_imports_keep_the_archive_current_and_shutdown_imports_the_rest() {
         work.value("SELECT count(*) FROM import_runs WHERE status <> 'ok'"),
         "0"
     );
+}
+
+/// Poll `/metrics` until no archived file waits for an import (a minute at most).
+fn wait_for_backlog(server: &Server, files: u64) {
+    for _ in 0..600 {
+        if server.metric("postback_archive_import_backlog_files") == files as f64 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the import backlog never came to {files}");
 }
 
 /// Stop the server with SIGTERM, check it exits 0, and return its log.

@@ -1,17 +1,18 @@
 //! `postback-archive import`: bring new and changed postback files into the archive.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::{Global, Outcome};
-use crate::discover::{WalkOptions, resolve_roots};
-use crate::import::{Ending, ImportOptions, ImportOutcome, run_import};
+use crate::discover::folders::SETTLE_TIME;
+use crate::discover::{WalkInput, WalkOptions, resolve_roots};
+use crate::import::{Ending, ImportOptions, ImportOutcome, import_archive};
 use crate::problem::printable;
 use crate::progress::ImportProgress;
 use crate::signals::Stop;
-use crate::store::Archive;
 use crate::store::runs::RunCounters;
 use crate::store::writer::{BATCH_FILES, DEFAULT_MEMORY_LIMIT_MB};
 
@@ -29,6 +30,12 @@ pub struct ImportArgs {
     /// Follow symbolic links while walking directories (by default they are skipped).
     #[arg(long)]
     follow_symlinks: bool,
+
+    /// List every folder, even those unchanged since the last import, to find files
+    /// changed in place (appended to, or copied over) in a folder that did not
+    /// otherwise change. Unchanged files are still skipped. For a weekly cron line.
+    #[arg(long)]
+    rescan: bool,
 
     /// Read every file again, even those unchanged since the last import.
     #[arg(long)]
@@ -55,6 +62,13 @@ pub struct ImportArgs {
     #[arg(long)]
     allow_bad_input: bool,
 
+    /// Seconds a folder's times must be old for a run to trust that it will not list
+    /// the folder again (default 5). Not for everyday use: the tests set 0 so as not
+    /// to wait before they change a folder.
+    #[arg(long, hide = true, env = "POSTBACK_ARCHIVE_SETTLE_SECONDS", value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    settle_seconds: Option<u64>,
+
     /// Files per committed batch (default 131072). Not for everyday use: the crash,
     /// signal and disk-full tests set it to get many commits out of a small corpus.
     #[arg(long, hide = true, env = "POSTBACK_ARCHIVE_BATCH_FILES", value_name = "N",
@@ -68,16 +82,19 @@ const MAX_THREADS: u16 = 256;
 /// 1 TiB, far beyond any postback file, and small enough that it cannot overflow in bytes.
 const MAX_FILE_SIZE_MIB: u64 = 1024 * 1024;
 /// Below this DuckDB cannot hold the appenders of one batch.
-const MIN_MEMORY_LIMIT_MB: u32 = 16;
+pub(super) const MIN_MEMORY_LIMIT_MB: u32 = 16;
 /// 1 TB.
-const MAX_MEMORY_LIMIT_MB: i64 = 1024 * 1024;
+pub(super) const MAX_MEMORY_LIMIT_MB: i64 = 1024 * 1024;
 
 pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
     let roots = resolve_roots(&args.paths)?;
     let options = ImportOptions {
-        roots,
+        input: WalkInput::Roots(roots),
         walk: WalkOptions {
             follow_symlinks: args.follow_symlinks,
+            relist: args.rescan,
+            reread: false,
+            settle_time: args.settle_seconds.map_or(SETTLE_TIME, Duration::from_secs),
         },
         force: args.force,
         threads: args
@@ -88,22 +105,26 @@ pub fn run(global: &Global, args: ImportArgs) -> anyhow::Result<Outcome> {
         memory_limit_mb: args.memory_limit,
         batch_files: args.batch_files.map_or(BATCH_FILES, |files| files as usize),
     };
-    let archive = Archive::open_for_write(&global.db, global.lock_timeout, |holder| {
-        global.announce_wait(holder)
-    })?;
     let stop = Stop::on_signals().context("cannot install the handlers of stop signals")?;
     let progress = ImportProgress::new(global.progress, global.quiet);
-    let outcome = run_import(&archive, &options, &progress, &stop);
+    let on_wait = |holder: &str| global.announce_wait(holder);
+    let outcome = import_archive(
+        &global.db,
+        global.lock_timeout,
+        on_wait,
+        &options,
+        &progress,
+        &stop,
+    );
     progress.finish();
-    let outcome = outcome
-        .map_err(|error| out_of_memory_hint(error.into(), options.memory_limit_mb))
-        .map_err(|error| disk_full_hint(error, &global.db))
-        .with_context(|| {
-            format!(
-                "import into {} failed",
-                printable(&global.db.display().to_string())
-            )
-        })?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(failure) if failure.opening => return Err(failure.into()),
+        Err(failure) => {
+            let db = printable(&global.db.display().to_string()).into_owned();
+            return Err(anyhow::Error::new(failure).context(format!("import into {db} failed")));
+        }
+    };
     match outcome.ending {
         Ending::Interrupted(signal) => {
             eprintln!(
@@ -128,38 +149,6 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// DuckDB's out-of-memory errors suggest its own SQL settings; say which option of
-/// ours raises the limit, on the last line, where a user reads first.
-fn out_of_memory_hint(error: anyhow::Error, limit_mb: u32) -> anyhow::Error {
-    const SIGNS: [&str; 4] = [
-        "Out of Memory Error",
-        "could not allocate",
-        "failed to allocate",
-        "failed to pin block",
-    ];
-    let message = format!("{error:#}");
-    if !SIGNS.iter().any(|sign| message.contains(sign)) {
-        return error;
-    }
-    let raised = (limit_mb.saturating_mul(2)).max(256);
-    anyhow::anyhow!(
-        "{message}\nDuckDB needed more than --memory-limit {limit_mb} (MB); run the import again with --memory-limit {raised}"
-    )
-}
-
-/// A full disk reaches us as the operating system's text inside DuckDB's message; say
-/// what it means for the archive and what to do.
-fn disk_full_hint(error: anyhow::Error, db: &Path) -> anyhow::Error {
-    let message = format!("{error:#}");
-    if !message.contains("No space left on device") {
-        return error;
-    }
-    anyhow::anyhow!(
-        "{message}\nThe disk holding {} is full. The batches committed before it filled are kept; free space there and run import again to finish the job",
-        printable(&db.display().to_string())
-    )
-}
-
 /// The one-line summary, or under `--quiet` a line only when something needs attention.
 fn report(global: &Global, outcome: &ImportOutcome, c: &RunCounters) {
     if global.quiet {
@@ -178,8 +167,10 @@ fn report(global: &Global, outcome: &ImportOutcome, c: &RunCounters) {
         0.0
     };
     println!(
-        "import run {}: {} files seen, {} unchanged, {} read, {} other; {} new postbacks, {} duplicates; {} problems; {:.1} s ({:.0} files/s)",
+        "import run {}: {} folders listed, {} unchanged; {} files seen, {} unchanged, {} read, {} other; {} new postbacks, {} duplicates; {} problems; {:.1} s ({:.0} files/s)",
         outcome.run_id,
+        c.folders_listed,
+        c.folders_unchanged,
         c.files_seen,
         c.files_skipped,
         c.files_read,

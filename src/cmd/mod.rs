@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments (with their `--help` text), then `run`;
 //! and what every command shares: the global settings and how a command ended.
 
+pub mod compact;
 pub mod export;
 pub mod import;
 pub mod query;

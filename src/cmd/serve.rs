@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use super::import::{MAX_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB};
 use super::{Global, Outcome};
 use crate::serve::{ConnectionLimits, DeliveryRules, ImportSchedule, ServeConfig};
 use crate::store::writer::DEFAULT_MEMORY_LIMIT_MB;
@@ -74,6 +75,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_timeout: u64,
+
+    /// DuckDB's memory for each scheduled import, in MB (16 to 1048576), as
+    /// `import --memory-limit`.
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_MEMORY_LIMIT_MB,
+          value_parser = clap::value_parser!(u32).range(i64::from(MIN_MEMORY_LIMIT_MB)..=MAX_MEMORY_LIMIT_MB))]
+    memory_limit: u32,
 }
 
 pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
@@ -111,7 +118,7 @@ fn configure(global: &Global, args: ServeArgs) -> anyhow::Result<ServeConfig> {
             .map_or(1, |n| n.get() / 2)
             .max(1),
         max_file_size: max_body.max(IMPORT_MAX_FILE_MIB * 1024 * 1024),
-        memory_limit_mb: DEFAULT_MEMORY_LIMIT_MB,
+        memory_limit_mb: args.memory_limit,
     });
     Ok(ServeConfig {
         listen: args.listen,

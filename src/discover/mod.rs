@@ -1,11 +1,15 @@
 //! Discover: the first stage (**discover** -> parse -> normalize -> store -> report).
 //!
-//! The only module that touches the file tree: it walks the roots, skips files the
-//! ledger says are unchanged (without reading them), and reads the rest, gunzipping
-//! `.xml.gz` within a size limit. Only regular files are ever opened, and never in a
+//! The only module that reads the file tree: it walks the roots, listing only the
+//! folders that can have changed since the archive last read them whole (the folder
+//! ledger, [`folders`]), skips files the ledger says are unchanged (without reading
+//! them), and reads the rest, gunzipping `.xml.gz` within a size limit and taking the
+//! members of tarballs as files. Only regular files are ever opened, and never in a
 //! way that can block: a named pipe, socket or device is reported, not read.
 
+pub mod folders;
 mod read;
+mod tarball;
 mod walk;
 
 use std::os::unix::ffi::OsStrExt;
@@ -16,10 +20,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::problem::{Problem, printable};
-
-pub use read::{FileBytes, read_file};
+pub use folders::{FolderKind, FolderListed, FolderRecord, FolderRef, Folders, Stamp};
+pub use read::{FileBytes, modified_micros, read_file, unchanged};
+pub use tarball::{Member, MemberBytes, MemberKind, TarballEnd, read_members};
 pub use walk::{
-    MAX_OPEN_DIRS, OpenDir, WalkOptions, modified_micros, resolve_roots, unchanged, walk,
+    Compression, MAX_OPEN_DIRS, OpenDir, WalkInput, WalkOptions, is_postback_file, resolve_roots,
+    walk,
 };
 
 /// What the archive remembers about a file it has read before.
@@ -43,17 +49,39 @@ pub fn path_key(path: &Path) -> u128 {
     xxh3_128(path.as_os_str().as_bytes())
 }
 
+/// Every key under which the ledger may hold the file at `path`: its [`path_key`],
+/// and for a name that is not UTF-8 the key earlier versions gave it (see
+/// [`FolderFiles::find`]).
+pub fn ledger_keys(path: &Path) -> Vec<u128> {
+    let mut keys = vec![path_key(path)];
+    if path.to_str().is_none() {
+        keys.push(lossy_path_key(&path.display().to_string()));
+    }
+    keys
+}
+
+/// The key of a tarball's member: the tarball's path and the member's name, joined by
+/// a NUL byte, which no path holds, so that no file's key can equal a member's.
+pub fn member_key(tarball: &Path, name: &[u8]) -> u128 {
+    let mut bytes = Vec::with_capacity(tarball.as_os_str().len() + 1 + name.len());
+    bytes.extend_from_slice(tarball.as_os_str().as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(name);
+    xxh3_128(&bytes)
+}
+
 /// The key earlier versions gave a path that is not UTF-8: the hash of its lossy
 /// display form, under which such a file may still be in the ledger.
 fn lossy_path_key(display: &str) -> u128 {
     xxh3_128(display.as_bytes())
 }
 
-/// The file ledger: what the archive knows of each file, looked up by the 128-bit
-/// hash of its path. Kept as one sorted array of fixed-size entries (56 bytes a file,
-/// however long the paths) so that a nightly run over millions of files stays small.
+/// What the ledger knows of the files of one folder (or the members of one tarball),
+/// looked up by the 128-bit hash of their paths when the walk lists the folder. Kept
+/// as one sorted array of fixed-size entries (56 bytes a file, however long the
+/// paths); only the folders being walked are held.
 #[derive(Debug, Default)]
-pub struct Ledger {
+pub struct FolderFiles {
     entries: Vec<LedgerEntry>,
 }
 
@@ -76,15 +104,15 @@ fn whole(halves: [u64; 2]) -> u128 {
     (u128::from(halves[0]) << 64) | u128::from(halves[1])
 }
 
-impl Ledger {
-    /// A ledger with room for `files` entries.
+impl FolderFiles {
+    /// Room for `files` entries.
     pub fn with_capacity(files: usize) -> Self {
-        Ledger {
+        FolderFiles {
             entries: Vec::with_capacity(files),
         }
     }
 
-    /// Record a file under its [`path_key`]; call [`Ledger::seal`] when all are in.
+    /// Record a file under its [`path_key`]; call [`FolderFiles::seal`] when all are in.
     pub fn insert(&mut self, path_key: u128, file: KnownFile) {
         self.entries.push(LedgerEntry {
             path_key: halves(path_key),
@@ -162,17 +190,72 @@ pub struct FileToRead {
     pub compressed: bool,
     /// The ledger's entry, when the file was read before.
     pub known: Option<KnownFile>,
+    /// The folder holding it, under which the ledger files it.
+    pub folder: Option<FolderRef>,
 }
 
-/// What the walk yields, in a stable order (sorted by name, depth first).
+/// A tarball that must be read: new, or changed since the ledger read it whole.
+#[derive(Debug)]
+pub struct TarballToRead {
+    pub path: PathBuf,
+    /// The open directory the walk found it in, as for a file.
+    pub parent: Option<Arc<OpenDir>>,
+    pub display: String,
+    /// The tarball as a folder of the ledger: its members are filed under it.
+    pub container: FolderRef,
+    /// What the ledger knows of its members, by [`member_key`].
+    pub members: FolderFiles,
+    pub compression: Compression,
+}
+
+/// What the walk yields, in a stable order (see [`walk`]).
 #[derive(Debug)]
 pub enum Found {
     File(FileToRead),
+    Tarball(TarballToRead),
     /// A file or directory the walk could not look at.
     Unreadable {
         display: String,
         problem: Problem,
+        /// The folder it is in, which is then not taken as read whole.
+        folder: Option<FolderRef>,
     },
+    /// A folder was listed whole; it comes after its files.
+    Listed(FolderListed),
+}
+
+/// Where the walk learns what the ledger knows of a folder's files: the archive, in
+/// production (the walk itself never talks to DuckDB).
+pub trait LedgerLookup {
+    /// The entries of the files filed under `folder`; with `wanted`, at least those
+    /// whose [`path_key`] is listed (the others may be left out).
+    fn files_of(
+        &mut self,
+        folder: &FolderRecord,
+        wanted: Option<&[u128]>,
+    ) -> Result<FolderFiles, LookupError>;
+}
+
+/// The ledger could not be read; the run cannot tell new files from old ones.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the ledger of {}: {message}", printable(folder))]
+pub struct LookupError {
+    pub folder: String,
+    pub message: String,
+}
+
+/// A ledger that knows nothing, for walks that need none (tests, a first import).
+#[derive(Debug, Default)]
+pub struct EmptyLedger;
+
+impl LedgerLookup for EmptyLedger {
+    fn files_of(
+        &mut self,
+        _folder: &FolderRecord,
+        _wanted: Option<&[u128]>,
+    ) -> Result<FolderFiles, LookupError> {
+        Ok(FolderFiles::default())
+    }
 }
 
 /// Counts kept by the walk, shared with the writer, which stores a snapshot with each batch.
@@ -181,15 +264,32 @@ pub struct WalkCounters {
     pub seen: AtomicU64,
     pub skipped: AtomicU64,
     pub other: AtomicU64,
+    /// Folders listed because they may have changed.
+    pub folders_listed: AtomicU64,
+    /// Folders not listed: unchanged since a run read them whole.
+    pub folders_unchanged: AtomicU64,
+}
+
+/// The walk's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkSnapshot {
+    pub seen: u64,
+    pub skipped: u64,
+    pub other: u64,
+    pub folders_listed: u64,
+    pub folders_unchanged: u64,
 }
 
 impl WalkCounters {
-    pub fn snapshot(&self) -> (u64, u64, u64) {
-        (
-            self.seen.load(Ordering::Relaxed),
-            self.skipped.load(Ordering::Relaxed),
-            self.other.load(Ordering::Relaxed),
-        )
+    pub fn snapshot(&self) -> WalkSnapshot {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        WalkSnapshot {
+            seen: load(&self.seen),
+            skipped: load(&self.skipped),
+            other: load(&self.other),
+            folders_listed: load(&self.folders_listed),
+            folders_unchanged: load(&self.folders_unchanged),
+        }
     }
 }
 
@@ -206,9 +306,8 @@ pub enum DiscoverError {
 /// For tests: create a named pipe at `path`.
 #[cfg(test)]
 fn mkfifo(path: &Path) {
-    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
-    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
 }
 
 #[cfg(test)]
@@ -224,7 +323,7 @@ mod tests {
             content_hash,
         };
         let key = |path: &str| path_key(Path::new(path));
-        let mut ledger = Ledger::default();
+        let mut ledger = FolderFiles::default();
         ledger.insert(key("/a/1.xml"), file(1, Some(u128::MAX)));
         ledger.insert(key("/a/2.xml"), file(2, None));
         ledger.insert(key("/a/1.xml"), file(3, Some(7)));
@@ -265,7 +364,7 @@ mod tests {
             modified_us: 2,
             content_hash: Some(3),
         };
-        let mut ledger = Ledger::default();
+        let mut ledger = FolderFiles::default();
         ledger.insert(lossy_path_key(&display), known);
         ledger.seal();
         assert_eq!(
@@ -273,7 +372,7 @@ mod tests {
             Some(known),
             "found under the key an earlier version stored"
         );
-        let mut exact = Ledger::default();
+        let mut exact = FolderFiles::default();
         exact.insert(path_key(ff), known);
         exact.seal();
         assert_eq!(exact.find(ff, &display), Some(known));

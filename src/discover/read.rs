@@ -2,14 +2,14 @@
 
 use std::fs::{File, Metadata};
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::time::UNIX_EPOCH;
 
 use flate2::read::MultiGzDecoder;
 use rustix::fs::{Mode, OFlags};
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::walk::not_a_regular_file;
-use super::{FileToRead, modified_micros};
+use super::FileToRead;
+use super::walk::{describe_file_type, not_a_regular_file};
 use crate::problem::{Problem, ProblemKind};
 
 /// What reading one file produced, ready for the parser.
@@ -30,6 +30,35 @@ pub struct FileBytes {
     /// A file too large to read, or a damaged gzip stream (`content` then holds
     /// what decompressed before the damage).
     pub problem: Option<Problem>,
+}
+
+/// Whether a file the ledger knows still has the size and modification time it had
+/// when it was read, so that it need not be read again. The readers call this, in
+/// parallel, rather than the walk: listing a changed folder of many files is mostly
+/// stats. A file the ledger holds without a content hash was not fully imported (it
+/// was too large): it is never unchanged, so that a run that can import it does.
+pub fn unchanged(file: &FileToRead) -> Result<bool, Problem> {
+    let Some(known) = file.known.filter(|known| known.content_hash.is_some()) else {
+        return Ok(false);
+    };
+    match file.path.metadata() {
+        Ok(metadata) => {
+            Ok(known.size == metadata.len() && known.modified_us == modified_micros(&metadata))
+        }
+        Err(error) => {
+            let message = format!("cannot read its metadata: {error}");
+            Err(Problem::whole_file(ProblemKind::Unreadable, message))
+        }
+    }
+}
+
+/// Modification time in microseconds since the epoch, as the ledger stores it.
+pub fn modified_micros(metadata: &Metadata) -> i64 {
+    match metadata.modified().map(|t| t.duration_since(UNIX_EPOCH)) {
+        Ok(Ok(since)) => since.as_micros() as i64,
+        Ok(Err(before)) => -(before.duration().as_micros() as i64),
+        Err(_) => 0,
+    }
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -66,10 +95,17 @@ pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem>
         bytes.problem = Some(problem);
         return Ok(bytes);
     }
-    if !file.compressed {
+    take_content(&mut bytes, raw, file.compressed, max_size);
+    Ok(bytes)
+}
+
+/// Fill `bytes` from `raw`, the bytes on disk (of a file, or of a tarball's member):
+/// hashed, and gunzipped within `max_size` when `compressed`.
+pub(super) fn take_content(bytes: &mut FileBytes, raw: Vec<u8>, compressed: bool, max_size: u64) {
+    if !compressed {
         bytes.content_hash = Some(xxh3_128(&raw));
         bytes.content = raw;
-        return Ok(bytes);
+        return;
     }
     match gunzip(&raw, max_size) {
         Ok((content, problem)) => {
@@ -79,7 +115,6 @@ pub fn read_file(file: &FileToRead, max_size: u64) -> Result<FileBytes, Problem>
         }
         Err(too_large) => bytes.problem = Some(too_large),
     }
-    Ok(bytes)
 }
 
 /// Open `path` for reading if it is a regular file. `O_NONBLOCK` makes opening a
@@ -93,7 +128,7 @@ fn open_regular(file: &FileToRead) -> Result<(File, Metadata), Problem> {
     if metadata.is_file() {
         Ok((handle, metadata))
     } else {
-        Err(not_a_regular_file(metadata.file_type()))
+        Err(not_a_regular_file(describe_file_type(metadata.file_type())))
     }
 }
 
@@ -110,10 +145,12 @@ fn open(file: &FileToRead) -> std::io::Result<File> {
             Mode::empty(),
         )?));
     }
-    File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(&file.path)
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(
+        &file.path,
+        flags,
+        Mode::empty(),
+    )?))
 }
 
 /// The `unreadable` problem of a failed step (`open`, `read`).
@@ -180,6 +217,11 @@ fn decompressed_size(mut rest: MultiGzDecoder<&[u8]>, so_far: u64, max_size: u64
     Size::Over(ceiling)
 }
 
+/// The `too_large` problem of content of `size` bytes, `what` saying what it is.
+pub(super) fn too_large_file(what: &str, max_size: u64, size: u64) -> Problem {
+    too_large(what, max_size, Size::Exactly(size))
+}
+
 /// The `too_large` problem: what was over the limit, and the `--max-file-size` (in
 /// whole MiB) that would import the file.
 fn too_large(what: &str, max_size: u64, size: Size) -> Problem {
@@ -221,7 +263,43 @@ mod tests {
             path_key: 0,
             compressed,
             known: None,
+            folder: None,
         }
+    }
+
+    #[test]
+    fn a_known_file_is_unchanged_while_its_size_and_time_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.xml");
+        std::fs::write(&path, "<POSTBACK/>").unwrap();
+        let metadata = path.metadata().unwrap();
+        let known = |size, content_hash| crate::discover::KnownFile {
+            file_id: 1,
+            size,
+            modified_us: modified_micros(&metadata),
+            content_hash,
+        };
+        let with = |known| FileToRead {
+            known,
+            ..file(&path, false)
+        };
+        assert_eq!(unchanged(&with(Some(known(11, Some(5))))), Ok(true));
+        assert_eq!(
+            unchanged(&with(Some(known(10, Some(5))))),
+            Ok(false),
+            "size changed"
+        );
+        assert_eq!(unchanged(&with(None)), Ok(false), "not in the ledger");
+        assert_eq!(
+            unchanged(&with(Some(known(11, None)))),
+            Ok(false),
+            "never fully imported (too large): read again"
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            unchanged(&with(Some(known(11, Some(5))))).unwrap_err().kind,
+            ProblemKind::Unreadable
+        );
     }
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {

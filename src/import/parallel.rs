@@ -15,11 +15,14 @@ use rayon::prelude::*;
 
 use super::budget::{Budget, Charge, Window};
 use super::guard::{self, CaughtPanic};
-use super::{ImportError, ImportOptions, Observer, guarded, to_record_with};
-use crate::discover::{self, FileBytes, FileToRead, Found, Ledger, WalkCounters};
+use super::record::{Fetch, Fetched, read_found};
+use super::{ImportError, ImportOptions, Observer, Walk};
+use crate::discover::{
+    self, FileBytes, FileToRead, Found, LedgerLookup, LookupError, MemberBytes, WalkCounters,
+};
 use crate::problem::{Problem, ProblemKind};
 use crate::signals::Stop;
-use crate::store::writer::{FileRecord, ImportWriter};
+use crate::store::writer::{Entry, ImportWriter};
 
 /// Files per chunk handed from the walker to the readers.
 const CHUNK: usize = 256;
@@ -73,7 +76,7 @@ struct Piece<'b> {
     index: usize,
     /// The chunk's last piece: after it the writer moves on to the next chunk.
     last: bool,
-    records: Vec<FileRecord>,
+    entries: Vec<Entry>,
     charge: Option<Charge<'b>>,
 }
 
@@ -82,8 +85,8 @@ impl<'b> Piece<'b> {
         self.charge.as_ref().map_or(0, Charge::bytes)
     }
 
-    fn push(&mut self, record: FileRecord, charge: Option<Charge<'b>>) {
-        self.records.push(record);
+    fn push(&mut self, entry: Entry, charge: Option<Charge<'b>>) {
+        self.entries.push(entry);
         match (&mut self.charge, charge) {
             (Some(held), Some(more)) => held.absorb(more),
             (held, more) => *held = held.take().or(more),
@@ -96,7 +99,7 @@ impl<'b> Piece<'b> {
             chunk: self.chunk,
             index: self.index + 1,
             last: false,
-            records: Vec::new(),
+            entries: Vec::new(),
             charge: None,
         };
         std::mem::replace(self, next)
@@ -113,15 +116,15 @@ struct Readers<'a, 'b> {
 }
 
 /// Import with `options.threads` readers, until the end or a stop request.
-pub fn import_parallel(
-    ledger: &Ledger,
+pub fn import_parallel<L: LedgerLookup + Send>(
+    walk: Walk<'_, L>,
     options: &ImportOptions,
-    walk_counters: &WalkCounters,
     writer: &mut ImportWriter<'_>,
     observer: &dyn Observer,
     stop: &Stop,
     flow: &Flow,
 ) -> Result<(), ImportError> {
+    let walk_counters = walk.counters;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .thread_name(|i| format!("parse-{i}"))
@@ -136,12 +139,18 @@ pub fn import_parallel(
         stop,
         budget: &flow.budget,
     };
+    let lookup_failure = Mutex::new(None);
     thread::scope(|scope| {
         let closer = CloseOnDrop(flow);
+        let failure = &lookup_failure;
         let walker = spawn(scope, "walk", move || {
-            walk_in_chunks(ledger, options, walk_counters, observer, |chunk| {
+            let walked = walk_in_chunks(walk, options, observer, |chunk| {
                 stop.requested().is_none() && flow.window.enter() && found_tx.send(chunk).is_ok()
-            })
+            });
+            if let Err(error) = walked {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+                flow.close();
+            }
         })?;
         let reader = spawn(scope, "read", move || {
             pool.install(|| read_chunks(found_rx, &piece_tx, &readers));
@@ -150,6 +159,13 @@ pub fn import_parallel(
         drop(closer);
         let walked = joined(walker, "walking the input");
         let read = joined(reader, "reading files");
+        let lookup = lookup_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(error) = lookup {
+            return Err(error.into());
+        }
         written?;
         walked.and(read)
     })
@@ -183,32 +199,32 @@ fn joined(
     })
 }
 
-/// Walk the roots and hand the candidates on in chunks; stops when `send` fails.
-fn walk_in_chunks(
-    ledger: &Ledger,
+/// Walk the input and hand what it finds on in chunks; stops when `send` fails.
+fn walk_in_chunks<L: LedgerLookup>(
+    walk: Walk<'_, L>,
     options: &ImportOptions,
-    walk_counters: &WalkCounters,
     observer: &dyn Observer,
     mut send: impl FnMut(Vec<Found>) -> bool,
-) {
+) -> Result<(), LookupError> {
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut send = |chunk: Vec<Found>| {
-        observer.found(chunk.len() as u64);
+        observer.found(chunk.iter().filter(|f| is_file(f)).count() as u64);
         send(chunk)
     };
-    discover::walk(
-        &options.roots,
-        ledger,
-        options.walk,
-        walk_counters,
-        |found| {
-            chunk.push(found);
-            chunk.len() < CHUNK || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-        },
-    );
+    walk.run(options, |found| {
+        chunk.push(found);
+        chunk.len() < CHUNK || send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+    })?;
     if !chunk.is_empty() {
         send(chunk);
     }
+    Ok(())
+}
+
+/// Whether a find is one file of the progress bar: a tarball's members are counted
+/// as they are read, and a folder is none.
+fn is_file(found: &Found) -> bool {
+    matches!(found, Found::File(_) | Found::Unreadable { .. })
 }
 
 /// Each idle worker takes the next chunk: no worker waits for another's chunk to
@@ -246,63 +262,80 @@ fn read_chunk<'b>(
     readers: &Readers<'_, 'b>,
     send: impl Fn(Piece<'b>) -> Result<(), ()>,
 ) -> Result<(), ()> {
-    let candidates = chunk.len();
     let mut piece = Piece {
         chunk: number,
         index: 0,
         last: false,
-        records: Vec::new(),
+        entries: Vec::new(),
         charge: None,
     };
-    let mut records = 0;
+    let mut fetch = WithinBudget {
+        budget: readers.budget,
+        chunk: number,
+        max_file_size: readers.options.max_file_size,
+    };
+    let mut gone = false;
     for found in chunk {
-        if readers.stop.requested().is_some() {
+        if readers.stop.requested().is_some() || gone {
             return Err(());
         }
-        let (record, charge) = read_one(number, found, readers)?;
-        let Some(record) = record else { continue };
-        records += 1;
-        piece.push(record, charge);
-        if piece.bytes() >= PIECE_BYTES {
-            send(piece.hand_on())?;
+        let file = is_file(&found);
+        let mut files = 0;
+        let mut push = |entry: Entry, charge| {
+            files += u64::from(matches!(entry, Entry::File(_)));
+            piece.push(entry, charge);
+            if piece.bytes() >= PIECE_BYTES && !gone {
+                gone = send(piece.hand_on()).is_err();
+            }
+        };
+        read_found(
+            found,
+            readers.options,
+            readers.counters,
+            &mut fetch,
+            &mut push,
+        )
+        .map_err(drop)?;
+        match (file, files) {
+            (true, 0) => readers.observer.skipped(1),
+            (true, _) => {}
+            (false, files) => readers.observer.found(files),
         }
     }
-    readers.observer.skipped((candidates - records) as u64);
     piece.last = true;
     send(piece)
 }
 
-/// One file, with the bytes its content holds; `Err` when the budget closed (the import stops).
-fn read_one<'b>(
+/// Bytes read within the budget shared by the readers (see [`read_within_budget`]).
+struct WithinBudget<'b> {
+    budget: &'b Budget,
     chunk: usize,
-    found: Found,
-    readers: &Readers<'_, 'b>,
-) -> Result<(Option<FileRecord>, Option<Charge<'b>>), ()> {
-    let (options, budget) = (readers.options, readers.budget);
-    let mut charge = None;
-    let mut stopped = false;
-    let record = guarded(found, |found| {
-        to_record_with(
-            found,
-            options,
-            readers.counters,
-            |file| match read_within_budget(file, options.max_file_size, budget, chunk) {
-                Some((bytes, taken)) => {
-                    charge = Some(taken);
-                    bytes
-                }
-                None => {
-                    stopped = true;
-                    let message = "the import stopped before this file was read";
-                    Err(Problem::whole_file(ProblemKind::Unreadable, message))
-                }
-            },
-        )
-    });
-    if stopped {
-        Err(())
-    } else {
-        Ok((record, charge))
+    max_file_size: u64,
+}
+
+impl<'b> Fetch for WithinBudget<'b> {
+    type Charge = Charge<'b>;
+
+    fn file(&mut self, file: &FileToRead) -> Option<Fetched<Charge<'b>>> {
+        let (bytes, charge) =
+            read_within_budget(file, self.max_file_size, self.budget, self.chunk)?;
+        Some((bytes, Some(charge)))
+    }
+
+    /// A member's size is in its header: that much is taken (a `.gz` member, the most
+    /// it may inflate to) before it is read, and given back down to what it holds.
+    fn member(&mut self, member: &mut MemberBytes<'_>) -> Option<Fetched<Charge<'b>>> {
+        let size = member.member.size;
+        let needed = match (member.member.compressed, size > self.max_file_size) {
+            (_, true) => 0,
+            (true, false) => self.max_file_size,
+            (false, false) => size,
+        };
+        let mut charge = self.budget.take(self.chunk, needed)?;
+        let bytes = member.read(self.max_file_size);
+        let held = bytes.as_ref().map_or(0, |read| read.content.len() as u64);
+        charge.shrink_to(held);
+        Some((bytes, Some(charge)))
     }
 }
 
@@ -361,13 +394,17 @@ fn write_in_order(
                 return Ok(());
             }
             let Piece {
-                records,
+                entries,
                 charge,
                 last,
                 ..
             } = piece;
-            records.iter().for_each(|record| observer.stored(record));
-            writer.write(records)?;
+            for entry in &entries {
+                if let Entry::File(record) = entry {
+                    observer.stored(record);
+                }
+            }
+            writer.write(entries)?;
             drop(charge);
             next = if last {
                 flow.window.leave();

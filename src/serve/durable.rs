@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
+use super::importer::HandOver;
 use super::metrics::Metrics;
 
 /// Where bodies wait, hidden from `import`'s walk of `*.xml` files, until they are safe.
@@ -166,9 +167,7 @@ fn remove_stale(incoming: &Path) -> Result<(), WriteError> {
 }
 
 fn sync_folder(folder: &Path) -> Result<(), WriteError> {
-    File::open(folder)
-        .and_then(|f| f.sync_all())
-        .map_err(io_error("fsync the folder", folder))
+    crate::disk::sync_folder(folder).map_err(io_error("fsync the folder", folder))
 }
 
 /// A body being written under `.incoming`; removed when dropped unless it was moved
@@ -248,11 +247,19 @@ struct Lanes {
     data_sync: DataSync,
     /// The last batch had a body that could not be archived.
     failing: AtomicBool,
+    /// Where each durable file is handed to the scheduled imports, if any.
+    handover: Option<Arc<HandOver>>,
 }
 
 impl Writer {
-    /// Start `lanes` writer threads on `dir`.
-    pub fn start(dir: Arc<ArchiveDir>, lanes: usize, metrics: Arc<Metrics>) -> Writer {
+    /// Start `lanes` writer threads on `dir`, handing every file made durable to
+    /// `handover` (serve's scheduled imports), if given.
+    pub fn start(
+        dir: Arc<ArchiveDir>,
+        lanes: usize,
+        metrics: Arc<Metrics>,
+        handover: Option<Arc<HandOver>>,
+    ) -> Writer {
         let (sender, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         let shared = Arc::new(Lanes {
@@ -260,6 +267,7 @@ impl Writer {
             metrics,
             data_sync: DataSync::for_this_kernel(),
             failing: AtomicBool::new(false),
+            handover,
         });
         let threads = (0..lanes.max(1))
             .filter_map(|lane| {
@@ -327,6 +335,13 @@ impl Lanes {
                 .archived_files
                 .fetch_add(archived, Ordering::Relaxed);
             metrics.write_errors.fetch_add(failed, Ordering::Relaxed);
+            if let Some(handover) = &self.handover {
+                let root = self.dir.root();
+                let durable = answers
+                    .iter()
+                    .filter_map(|(_, result)| result.as_ref().ok());
+                handover.add(durable.map(|name| root.join(name.relative())));
+            }
             for (reply, result) in answers {
                 let _ = reply.send(result);
             }
@@ -484,12 +499,7 @@ impl DataSync {
 
 #[cfg(target_os = "linux")]
 fn sync_file_system(file: &File) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: syncfs only reads the descriptor, which `file` keeps open.
-    match unsafe { libc::syncfs(file.as_raw_fd()) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
-    }
+    Ok(rustix::fs::syncfs(file)?)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -513,49 +523,10 @@ fn linux_version() -> Option<(u32, u32)> {
 fn place(dir: &ArchiveDir, temp: &mut TempFile, name: &Name) -> Result<PathBuf, WriteError> {
     let folder = dir.ready_day(&name.day)?;
     let target = folder.join(&name.file);
-    rename_no_replace(&temp.path, &target).map_err(io_error("move into place", &target))?;
+    crate::disk::rename_no_replace(&temp.path, &target)
+        .map_err(io_error("move into place", &target))?;
     temp.placed = true;
     Ok(folder)
-}
-
-/// Rename, failing rather than replacing a file already at `to`.
-#[cfg(target_os = "linux")]
-fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-
-    let from_c = CString::new(from.as_os_str().as_bytes())?;
-    let to_c = CString::new(to.as_os_str().as_bytes())?;
-    // SAFETY: both are NUL-terminated paths that live across the call.
-    let result = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from_c.as_ptr(),
-            libc::AT_FDCWD,
-            to_c.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if result == 0 {
-        return Ok(());
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EINVAL) {
-        // A file system without RENAME_NOREPLACE.
-        return link_then_unlink(from, to);
-    }
-    Err(error)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
-    link_then_unlink(from, to)
-}
-
-/// A rename that never replaces: `link` fails when `to` exists.
-fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
-    std::fs::hard_link(from, to)?;
-    std::fs::remove_file(from)
 }
 
 #[cfg(test)]
@@ -591,7 +562,7 @@ mod tests {
     fn bodies_land_whole_under_their_day_with_their_arrival_time() {
         let folder = tempfile::tempdir().unwrap();
         let dir = Arc::new(ArchiveDir::open(folder.path()).unwrap());
-        let writer = Writer::start(dir.clone(), 2, Arc::new(Metrics::default()));
+        let writer = Writer::start(dir.clone(), 2, Arc::new(Metrics::default()), None);
         let arrived = SystemTime::UNIX_EPOCH + Duration::from_micros(1_796_000_000_123_456);
         let small = dir.name_for(arrived, false);
         let name = archive(
@@ -659,20 +630,6 @@ mod tests {
             );
         }
         assert!(linux_version().is_some_and(|version| version >= (3, 0)));
-    }
-
-    #[test]
-    fn a_file_in_place_is_never_replaced() {
-        let folder = tempfile::tempdir().unwrap();
-        let (from, to) = (folder.path().join("new"), folder.path().join("old"));
-        std::fs::write(&from, "new").unwrap();
-        std::fs::write(&to, "old").unwrap();
-        let error = rename_no_replace(&from, &to).unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(std::fs::read_to_string(&to).unwrap(), "old");
-        link_then_unlink(&from, &folder.path().join("moved")).unwrap();
-        assert!(!from.exists());
-        assert!(link_then_unlink(&to, &folder.path().join("moved")).is_err());
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub imports_failed: AtomicU64,
     pub import_problems: AtomicU64,
     pub imported_postbacks: AtomicU64,
+    /// Files archived that no import has stored yet (see `importer::HandOver`).
+    pub import_backlog: AtomicU64,
     /// Unix time (ms) when the last import ended, whatever its outcome; 0 before any.
     pub last_import_ms: AtomicU64,
     /// Unix time (ms) when the last successful import ended; 0 before any.
@@ -124,6 +126,12 @@ impl Metrics {
                 "counter",
                 "Postback bodies archived, one file each.",
                 load(&self.archived_files),
+            ),
+            (
+                "import_backlog_files",
+                "gauge",
+                "Files archived that no import has stored yet.",
+                load(&self.import_backlog),
             ),
             (
                 "write_errors_total",

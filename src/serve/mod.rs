@@ -27,7 +27,7 @@ pub use endpoint::DeliveryRules;
 use endpoint::Endpoint;
 pub use http::ConnectionLimits;
 pub use importer::ImportSchedule;
-use importer::Importer;
+use importer::{HandOver, Importer};
 use log::{Level, Log};
 use metrics::Metrics;
 
@@ -89,13 +89,18 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
                 source,
             })?;
         let mut signals = Signals::install().map_err(ServeError::Start)?;
-        let writer = Writer::start(dir.clone(), WRITER_LANES, metrics.clone());
-        let importer = match config.import.clone() {
-            Some(schedule) => Some(
-                Importer::start(schedule, dir.root().to_path_buf(), metrics.clone(), log)
-                    .map_err(ServeError::Start)?,
-            ),
-            None => None,
+        let handover = config
+            .import
+            .as_ref()
+            .map(|_| Arc::new(HandOver::new(metrics.clone())));
+        let writer = Writer::start(dir.clone(), WRITER_LANES, metrics.clone(), handover.clone());
+        let importer = match (config.import.clone(), handover) {
+            (Some(schedule), Some(handover)) => {
+                let root = dir.root().to_path_buf();
+                let importer = Importer::start(schedule, root, handover, metrics.clone(), log);
+                Some(importer.map_err(ServeError::Start)?)
+            }
+            _ => None,
         };
         let endpoint = Arc::new(Endpoint {
             rules: config.rules.clone(),
@@ -118,9 +123,11 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
                 .field("signal", again.name())
                 .field("note", "second signal: exiting without finishing")
                 .emit();
-            // As `import` does: 128 + the signal's number. Every body answered 200 is
-            // already durable; a running import is left for the next one to finish.
-            std::process::exit(i32::from(again.exit_status()));
+            // As `import` does: 128 + the signal's number, at once (`_exit`: no
+            // destructors run under a DuckDB import still working in another thread,
+            // which `exit` would crash). Every body answered 200 is already durable; a
+            // running import is left for the next one to finish, as after a kill.
+            signal_hook::low_level::exit(i32::from(again.exit_status()));
         });
         let drain = config.rules.body_timeout + Duration::from_secs(5);
         if !server.drain(drain).await {
@@ -188,9 +195,9 @@ impl Signals {
 
     async fn next(&mut self) -> crate::signals::Signal {
         let number = tokio::select! {
-            _ = self.terminate.recv() => libc::SIGTERM,
-            _ = self.interrupt.recv() => libc::SIGINT,
-            _ = self.hangup.recv() => libc::SIGHUP,
+            _ = self.terminate.recv() => signal_hook::consts::SIGTERM,
+            _ = self.interrupt.recv() => signal_hook::consts::SIGINT,
+            _ = self.hangup.recv() => signal_hook::consts::SIGHUP,
         };
         crate::signals::Signal(number)
     }
@@ -199,27 +206,22 @@ impl Signals {
 /// Raise the soft limit on open files to what `max_connections` needs (up to the
 /// hard limit), and lower `max_connections` to what the limit allows.
 fn fit_open_files(max_connections: usize, log: Log) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let wanted = max_connections as u64 + SPARE_FILES;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    let allowed = unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return max_connections;
+    let limit = getrlimit(Resource::Nofile);
+    // `None` is no limit.
+    let (current, maximum) = (limit.current.unwrap_or(u64::MAX), limit.maximum);
+    let mut allowed = current;
+    if current < wanted {
+        let raised = wanted.min(maximum.unwrap_or(u64::MAX));
+        let new_limit = Rlimit {
+            current: Some(raised),
+            maximum,
+        };
+        if setrlimit(Resource::Nofile, new_limit).is_ok() {
+            allowed = raised;
         }
-        if limit.rlim_cur < wanted {
-            let raised = libc::rlimit {
-                rlim_cur: wanted.min(limit.rlim_max),
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit.rlim_cur = raised.rlim_cur;
-            }
-        }
-        limit.rlim_cur
-    };
+    }
     if allowed >= wanted {
         return max_connections;
     }

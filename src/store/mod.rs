@@ -7,11 +7,12 @@
 //! (`parquet`).
 
 mod cells;
+mod compaction;
 mod files;
 mod ledger;
 pub mod parquet;
 pub mod query;
-pub mod raw;
+mod raw;
 pub mod report_inputs;
 pub mod runs;
 mod sandbox;
@@ -26,10 +27,13 @@ use duckdb::Connection;
 
 use crate::problem::printable;
 use files::Found;
+pub(crate) use raw::RawConnection;
+pub use raw::RawError;
 use raw::{Database, Opened};
-pub use raw::{RawConnection, RawError};
 
+pub use compaction::{Compaction, LedgerFile, MovedFile, Pending as PendingCompaction};
 pub use files::{ArchiveFiles, process_is_running};
+pub use ledger::LedgerReader;
 pub use schema::SCHEMA_VERSION;
 
 /// What can go wrong with the archive itself (not with input files).
@@ -209,12 +213,27 @@ impl Archive {
     }
 
     /// The database itself, for what only the C API offers (statement counts, appenders).
-    pub(crate) fn database(&self) -> &Database {
+    pub(in crate::store) fn database(&self) -> &Database {
         self.opened.database()
     }
 
-    pub fn connection(&self) -> &Connection {
+    /// The archive's connection, for the store's own modules only: it is made from a
+    /// raw handle, and a copy kept or cloned (`try_clone`) past the archive would use
+    /// a closed database.
+    pub(in crate::store) fn connection(&self) -> &Connection {
         self.opened.connection()
+    }
+
+    /// The value of one SQL expression as text (`NULL` for none), for unit tests
+    /// outside the store.
+    #[cfg(test)]
+    pub(crate) fn test_value(&self, sql: &str) -> String {
+        self.connection()
+            .query_row(&format!("SELECT CAST(({sql}) AS VARCHAR)"), [], |row| {
+                row.get::<_, Option<String>>(0)
+            })
+            .expect("a test's SQL runs")
+            .unwrap_or_else(|| "NULL".to_string())
     }
 
     /// An empty archive in memory, for unit tests of the store.
@@ -230,8 +249,9 @@ impl Archive {
         }
     }
 
-    /// A second connection, for the import writer's bulk appends (see [`writer::ImportWriter`]).
-    pub fn writer_connection(&self) -> Result<RawConnection<'_>, StoreError> {
+    /// A second connection, for the import writer's bulk appends (see
+    /// [`writer::ImportWriter`]); it borrows the archive, so it cannot outlive it.
+    pub(crate) fn writer_connection(&self) -> Result<RawConnection<'_>, StoreError> {
         self.opened
             .database()
             .raw_connection()

@@ -8,6 +8,7 @@
 
 use std::ffi::{CStr, CString, c_char};
 use std::marker::PhantomData;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
 
@@ -23,12 +24,11 @@ pub enum RawError {
     #[error("appending to {table}: {message}")]
     Append { table: String, message: String },
     /// A row was ended before every column had its value.
-    #[error("appending to {table}: a row was given {given} values for {columns} columns")]
-    IncompleteRow {
-        table: String,
-        given: usize,
-        columns: usize,
-    },
+    #[error("appending to {table}: a row was ended without a value for column {column}")]
+    IncompleteRow { table: String, column: String },
+    /// A column of a row was given a value twice (another was then likely left out).
+    #[error("appending to {table}: a row was given two values for column {column}")]
+    DoubledColumn { table: String, column: String },
     /// A name, a setting or SQL holds a NUL byte, which C strings cannot carry.
     #[error("{0:?} contains a NUL byte")]
     Nul(String),
@@ -75,8 +75,11 @@ pub struct Database {
 
 impl Database {
     /// Open `path` with `settings` (name, value); the error is DuckDB's message.
+    /// The path is passed to DuckDB as its exact bytes, so a name that is not UTF-8
+    /// opens the very file that was checked, not its lossy look-alike.
     pub fn open(path: &Path, settings: &[(&str, &str)]) -> Result<Self, RawError> {
-        let c_path = c_string(&path.to_string_lossy())?;
+        let c_path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| RawError::Nul(path.to_string_lossy().into_owned()))?;
         let config = Config::new(settings)?;
         let mut handle: ffi::duckdb_database = ptr::null_mut();
         let mut error: *mut c_char = ptr::null_mut();
@@ -128,7 +131,7 @@ impl Database {
     /// set-up on a database that is not kept in an [`Opened`]. (The crate's
     /// `Connection::try_clone` could still copy the connection out of `work`; no caller
     /// may, and none does.)
-    pub fn with_connection<T>(
+    pub(in crate::store) fn with_connection<T>(
         &self,
         work: impl FnOnce(&duckdb::Connection) -> T,
     ) -> Result<T, duckdb::Error> {
@@ -136,6 +139,18 @@ impl Database {
         // dropped at the end of this call, before `self` can be.
         let conn = unsafe { duckdb::Connection::open_from_raw(self.handle) }?;
         Ok(work(&conn))
+    }
+
+    /// A `duckdb` crate connection of its own, which borrows the database, for a
+    /// reader that works beside the archive's connection (the walk's ledger lookups).
+    pub fn bound_connection(&self) -> Result<BoundConnection<'_>, duckdb::Error> {
+        // SAFETY: the handle is open while `self` is borrowed; the connection lives in
+        // a value that borrows `self`, so it is closed first, and never handed out.
+        let conn = unsafe { duckdb::Connection::open_from_raw(self.handle) }?;
+        Ok(BoundConnection {
+            conn,
+            database: PhantomData,
+        })
     }
 
     /// A connection of our own, for a writer that appends data chunks.
@@ -177,12 +192,26 @@ impl Opened {
         Ok(Opened { conn, database })
     }
 
-    pub fn connection(&self) -> &duckdb::Connection {
+    pub(in crate::store) fn connection(&self) -> &duckdb::Connection {
         &self.conn
     }
 
     pub fn database(&self) -> &Database {
         &self.database
+    }
+}
+
+/// A `duckdb` crate connection that cannot outlive its database (see
+/// [`Database::bound_connection`]).
+pub struct BoundConnection<'db> {
+    conn: duckdb::Connection,
+    database: PhantomData<&'db ()>,
+}
+
+impl BoundConnection<'_> {
+    /// For the store's own queries only (the same caution as [`Opened::connection`]).
+    pub(in crate::store) fn connection(&self) -> &duckdb::Connection {
+        &self.conn
     }
 }
 
@@ -236,7 +265,8 @@ impl RawConnection<'_> {
                 &mut handle,
             )
         };
-        let mut appender = ChunkAppender::new(handle, table);
+        let names = columns.iter().map(|c| c.to_string()).collect();
+        let mut appender = ChunkAppender::new(handle, table, names);
         if state != ffi::DuckDBSuccess {
             return Err(appender.error());
         }
@@ -282,9 +312,14 @@ pub struct ChunkAppender<'c> {
     vectors: Vec<ffi::duckdb_vector>,
     data: Vec<*mut u8>,
     row: usize,
-    /// Values set in the current row, checked by `end_row`: a column left unset would
-    /// keep the value of the chunk's previous row.
-    values_in_row: usize,
+    /// The columns the appender was opened on, for messages.
+    columns: Vec<String>,
+    /// Which columns the current row has a value for, checked by `end_row`: a column
+    /// left unset would keep whatever the chunk's slot held (for a string, nothing
+    /// DuckDB may read), so a row with a column unset or set twice never reaches it.
+    set_in_row: Vec<bool>,
+    /// The first column of the current row that was given a second value.
+    doubled: Option<usize>,
     capacity: usize,
     chunks_buffered: usize,
     connection: PhantomData<&'c ()>,
@@ -294,7 +329,7 @@ pub struct ChunkAppender<'c> {
 const CHUNKS_PER_FLUSH: usize = 8;
 
 impl ChunkAppender<'_> {
-    fn new(handle: ffi::duckdb_appender, table: &str) -> Self {
+    fn new(handle: ffi::duckdb_appender, table: &str, columns: Vec<String>) -> Self {
         ChunkAppender {
             handle,
             table: table.to_string(),
@@ -303,7 +338,9 @@ impl ChunkAppender<'_> {
             vectors: Vec::new(),
             data: Vec::new(),
             row: 0,
-            values_in_row: 0,
+            set_in_row: vec![false; columns.len()],
+            columns,
+            doubled: None,
             // SAFETY: a constant of the library.
             capacity: unsafe { ffi::duckdb_vector_size() } as usize,
             chunks_buffered: 0,
@@ -372,10 +409,20 @@ impl ChunkAppender<'_> {
         unsafe { self.data[column].cast::<T>().add(self.row) }
     }
 
+    /// Note that `column` of the current row has its value.
+    fn mark(&mut self, column: usize) {
+        match self.set_in_row.get_mut(column) {
+            Some(set) if !*set => *set = true,
+            _ => {
+                self.doubled.get_or_insert(column);
+            }
+        }
+    }
+
     /// NULL in any column.
     pub fn set_null(&mut self, column: usize) {
         assert!(self.row < self.capacity && column < self.vectors.len());
-        self.values_in_row += 1;
+        self.mark(column);
         // SAFETY: the vector is valid and `row` is within it (checked above); its
         // validity mask is made writable first.
         unsafe {
@@ -391,7 +438,7 @@ impl ChunkAppender<'_> {
     fn set<T>(&mut self, column: usize, kind: Kind, value: Option<T>) {
         match value {
             Some(value) => {
-                self.values_in_row += 1;
+                self.mark(column);
                 // SAFETY: `slot` checked the column's type and the row's bound.
                 unsafe { self.slot::<T>(column, kind).write(value) }
             }
@@ -433,7 +480,7 @@ impl ChunkAppender<'_> {
         self.check(column, Kind::Varchar);
         match value {
             Some(text) => {
-                self.values_in_row += 1;
+                self.mark(column);
                 // SAFETY: the vector is valid and `row` is within the chunk; DuckDB copies
                 // the bytes. A `&str` is valid UTF-8, so DuckDB's own check is skipped.
                 unsafe {
@@ -449,15 +496,24 @@ impl ChunkAppender<'_> {
         }
     }
 
-    /// Finish the current row, which must have one value per column; a full chunk
-    /// goes to DuckDB.
+    /// Finish the current row, which must have exactly one value for every column; a
+    /// full chunk goes to DuckDB. A row refused here is dropped: its slot is written
+    /// again by the next row.
     pub fn end_row(&mut self) -> Result<(), RawError> {
-        let values = std::mem::take(&mut self.values_in_row);
-        if values != self.kinds.len() {
+        let doubled = self.doubled.take();
+        let unset = self.set_in_row.iter().position(|set| !set);
+        self.set_in_row.fill(false);
+        let name = |column: usize| self.columns.get(column).cloned().unwrap_or_default();
+        if let Some(column) = doubled {
+            return Err(RawError::DoubledColumn {
+                table: self.table.clone(),
+                column: name(column),
+            });
+        }
+        if let Some(column) = unset {
             return Err(RawError::IncompleteRow {
                 table: self.table.clone(),
-                given: values,
-                columns: self.kinds.len(),
+                column: name(column),
             });
         }
         self.row += 1;
@@ -527,12 +583,15 @@ impl ChunkAppender<'_> {
 
 impl Drop for ChunkAppender<'_> {
     fn drop(&mut self) {
-        // SAFETY: destroying what `new`/`create_chunk` created, once. Rows not flushed
-        // are discarded: the writer flushes explicitly and checks the result.
+        // SAFETY: destroying what `new`/`create_chunk` created, once. Chunks handed to
+        // the appender but not flushed are cleared first, because destroying an
+        // appender flushes what it holds: the writer flushes explicitly and checks
+        // the result, so what reaches this point belongs to a batch being abandoned.
         unsafe {
             if !self.chunk.is_null() {
                 ffi::duckdb_destroy_data_chunk(&mut self.chunk);
             }
+            ffi::duckdb_appender_clear(self.handle);
             ffi::duckdb_appender_destroy(&mut self.handle);
         }
     }
@@ -641,7 +700,14 @@ mod tests {
         appender.set_str(0, Some("left out a"));
         assert_eq!(
             appender.end_row().unwrap_err().to_string(),
-            "appending to t: a row was given 1 values for 2 columns"
+            "appending to t: a row was ended without a value for column a"
+        );
+        // As many values as columns, but b twice and a never: refused, not counted.
+        appender.set_str(0, Some("b once"));
+        appender.set_str(0, Some("b twice"));
+        assert_eq!(
+            appender.end_row().unwrap_err().to_string(),
+            "appending to t: a row was given two values for column b"
         );
         appender.flush().unwrap();
         drop(appender);
@@ -663,6 +729,36 @@ mod tests {
             unknown.starts_with("appending to t: ") && unknown.ends_with(" (column nope)"),
             "{unknown}"
         );
+    }
+
+    /// Destroying an appender would flush what it holds; a dropped one discards it.
+    #[test]
+    fn rows_not_flushed_are_discarded_when_the_appender_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open(&dir.path().join("t.duckdb"), &[]).unwrap();
+        let raw = database.raw_connection().unwrap();
+        raw.execute("CREATE TABLE t (a INTEGER)").unwrap();
+        let mut appender = raw.appender("t", false, &["a"]).unwrap();
+        // More than a chunk: 2,048 rows are handed to DuckDB's appender, the rest wait.
+        for n in 0..3000 {
+            appender.set_i32(0, Some(n));
+            appender.end_row().unwrap();
+        }
+        drop(appender);
+        let mut flushed = raw.appender("t", false, &["a"]).unwrap();
+        flushed.set_i32(0, Some(7));
+        flushed.end_row().unwrap();
+        flushed.flush().unwrap();
+        drop(flushed);
+        let rows: (i64, i64) = database
+            .with_connection(|conn| {
+                conn.query_row("SELECT count(*), sum(a) FROM t", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(rows, (1, 7));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use duckdb::types::{TimeUnit, Value};
 use duckdb::{Connection, params};
 
-use super::StoreError;
+use super::{Archive, StoreError};
 
 /// Counters of one import run, as stored in `import_runs`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -12,6 +12,10 @@ pub struct RunCounters {
     pub files_skipped: u64,
     pub files_read: u64,
     pub files_other: u64,
+    /// Folders listed because they may have changed.
+    pub folders_listed: u64,
+    /// Folders not listed: unchanged since a run read them whole.
+    pub folders_unchanged: u64,
     pub postbacks_new: u64,
     pub postbacks_duplicate: u64,
     pub errors: u64,
@@ -65,9 +69,27 @@ impl std::fmt::Display for RunStatus {
     }
 }
 
-/// Start a run: runs still marked `running` died without finishing (this process
-/// holds the write lock now), so they are marked `interrupted` first.
-pub fn begin_run(conn: &Connection, roots: &[String]) -> Result<i32, StoreError> {
+impl Archive {
+    /// Start a run: runs still marked `running` died without finishing (this process
+    /// holds the write lock now), so they are marked `interrupted` first.
+    pub fn begin_run(&self, roots: &[String]) -> Result<i32, StoreError> {
+        begin_run(self.connection(), roots)
+    }
+
+    /// Close a run with its status; `counters` are the final ones, or `None` for a
+    /// run that failed, whose row keeps the counts of the batches it committed.
+    pub fn finish_run(
+        &self,
+        run_id: i32,
+        counters: Option<&RunCounters>,
+        status: RunStatus,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
+        finish_run(self.connection(), run_id, counters, status, message)
+    }
+}
+
+fn begin_run(conn: &Connection, roots: &[String]) -> Result<i32, StoreError> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     conn.execute(
         "UPDATE import_runs SET status = ? WHERE status = ?",
@@ -97,7 +119,7 @@ pub fn begin_run(conn: &Connection, roots: &[String]) -> Result<i32, StoreError>
 
 /// Store the counters so far; called inside each batch's transaction, so an
 /// interrupted run still shows what it committed.
-pub fn update_counters(conn: &Connection, run_id: i32, c: &RunCounters) -> Result<(), StoreError> {
+fn update_counters(conn: &Connection, run_id: i32, c: &RunCounters) -> Result<(), StoreError> {
     conn.execute_batch(&counters_sql(run_id, c))?;
     Ok(())
 }
@@ -107,15 +129,15 @@ pub fn update_counters(conn: &Connection, run_id: i32, c: &RunCounters) -> Resul
 pub fn counters_sql(run_id: i32, c: &RunCounters) -> String {
     format!(
         "UPDATE import_runs SET files_seen = {}, files_skipped = {}, files_read = {}, files_other = {},
+                folders_listed = {}, folders_unchanged = {},
                 postbacks_new = {}, postbacks_duplicate = {}, errors = {}
          WHERE run_id = {run_id}",
-        c.files_seen, c.files_skipped, c.files_read, c.files_other, c.postbacks_new, c.postbacks_duplicate, c.errors
+        c.files_seen, c.files_skipped, c.files_read, c.files_other, c.folders_listed,
+        c.folders_unchanged, c.postbacks_new, c.postbacks_duplicate, c.errors
     )
 }
 
-/// Close a run with its status; `counters` are the final ones, or `None` for a run
-/// that failed, whose row keeps the counts of the batches it committed.
-pub fn finish_run(
+fn finish_run(
     conn: &Connection,
     run_id: i32,
     counters: Option<&RunCounters>,

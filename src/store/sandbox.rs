@@ -319,12 +319,7 @@ fn cannot_write(error: &io::Error) -> bool {
 fn is_writable(path: &Path) -> bool {
     #[cfg(unix)]
     {
-        use std::os::unix::ffi::OsStrExt;
-        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-            return true;
-        };
-        // SAFETY: a valid NUL-terminated path; access() only reads it.
-        unsafe { libc::access(c_path.as_ptr(), libc::W_OK) == 0 }
+        rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
     }
     #[cfg(not(unix))]
     {

@@ -23,7 +23,9 @@ const SCHEMA_SQL_VERSION: u32 = 2;
 
 /// Every migration, in order: version N brings an archive from N-1 to N. Version 3
 /// adds the export state (`lake_exports`, `lake_files`), version 4 the fingerprint
-/// filters (`fingerprint_filters`), in a new archive too.
+/// filters (`fingerprint_filters`), version 5 the folder ledger (`folders`,
+/// `files.folder_id`) and the journal of `compact` (`compactions`), in a new archive
+/// too.
 const MIGRATIONS: &[(u32, &str)] = &[
     (
         2,
@@ -33,6 +35,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         4,
         include_str!("../../sql/migrations/004-fingerprint-filters.sql"),
+    ),
+    (
+        5,
+        include_str!("../../sql/migrations/005-folder-ledger.sql"),
     ),
 ];
 

@@ -65,11 +65,14 @@ impl Workdir {
     }
 
     /// The real binary, run in the workdir against its archive, without a terminal.
+    /// A folder's times count as settled at once (`POSTBACK_ARCHIVE_SETTLE_SECONDS=0`),
+    /// so whether a run lists a folder does not depend on how fast the test runs.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::cargo_bin("postback-archive").unwrap();
         command
             .current_dir(self.path())
             .env_remove("POSTBACK_ARCHIVE_DB")
+            .env("POSTBACK_ARCHIVE_SETTLE_SECONDS", "0")
             .arg("--db")
             .arg(self.db())
             .args(args);
@@ -163,6 +166,39 @@ pub fn summary(output: &Output) -> String {
         .join("; ")
 }
 
+/// Run the binary, expecting exit status 0.
+pub fn run_settled(work: &Workdir, args: &[&str]) -> Output {
+    let output = work.run(args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    output
+}
+
+/// The last import run's folders listed and unchanged, files seen and read, new
+/// postbacks and duplicates, space-separated.
+pub fn last_run(work: &Workdir) -> String {
+    work.value(
+        "SELECT concat_ws(' ', folders_listed, folders_unchanged, files_seen, files_read, postbacks_new, postbacks_duplicate)
+         FROM import_runs ORDER BY run_id DESC LIMIT 1",
+    )
+}
+
+/// A delivery receipt of its own TRACKINGID: one distinct postback a file.
+pub fn receipt(id: usize) -> String {
+    format!(
+        "<POSTBACK><ORIGIN>SMS_MT</ORIGIN><CODE>N201</CODE><STATUS>DELIVERED</STATUS>\
+         <TRACKINGID>trk-{id}</TRACKINGID><TIMESTAMP>2026-11-15T10:00:00+00:00</TIMESTAMP></POSTBACK>"
+    )
+}
+
+/// `in/2026/11/14/` and `in/2026/11/15/`, three receipts each, as `serve` lays out days.
+pub fn two_days(work: &Workdir) {
+    for (day, first) in [(14, 0), (15, 3)] {
+        for id in first..first + 3 {
+            work.write(&format!("in/2026/11/{day}/{id:03}.xml"), receipt(id));
+        }
+    }
+}
+
 fn copy_tree(source: &Path, target: &Path) {
     if source.is_dir() {
         std::fs::create_dir_all(target).unwrap();
@@ -201,13 +237,13 @@ pub fn duckdb_cli() -> Option<PathBuf> {
 }
 
 /// An upgraded archive is at the current schema version (migration 2, then 3, the
-/// export state, then 4, the fingerprint filters) and has an archive id of 32
-/// lowercase hex characters.
+/// export state, then 4, the fingerprint filters, then 5, the folder ledger) and has
+/// an archive id of 32 lowercase hex characters.
 pub fn assert_current_schema_with_archive_id(work: &Workdir) {
     assert_eq!(
         work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
-        "4",
-        "migration 2, then 3 (the export state), then 4 (the fingerprint filters)"
+        "5",
+        "migration 2, then 3 (the export state), 4 (the fingerprint filters), 5 (the folder ledger)"
     );
     let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
     assert!(

@@ -519,6 +519,7 @@ fn read_through_discover(packed: &[u8]) -> Result<(Vec<u8>, Option<Problem>), St
         display: "case.xml.gz".to_string(),
         compressed: true,
         known: None,
+        folder: None,
     };
     let bytes = postback_archive::discover::read_file(&file, 64 << 20)
         .map_err(|problem| format!("read_file failed: {}", problem.message))?;

@@ -22,13 +22,16 @@ use duckdb::Connection;
 
 use super::LakeError;
 
-/// Tables never exported: the archive's settings, the ledger of input files (paths
-/// and hashes that mean nothing away from the machine that read them), the export
-/// state itself, and the import's fingerprint filters (derived from `postbacks`).
-const NOT_EXPORTED: [&str; 5] = [
+/// Tables never exported: the archive's settings, the ledger of input files and
+/// folders and the journal of `compact` (paths, hashes and stamps that mean nothing
+/// away from the machine that read them), the export state itself, and the import's
+/// fingerprint filters (derived from `postbacks`).
+const NOT_EXPORTED: [&str; 7] = [
     "archive_meta",
+    "compactions",
     "files",
     "fingerprint_filters",
+    "folders",
     "lake_exports",
     "lake_files",
 ];

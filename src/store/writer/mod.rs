@@ -8,8 +8,9 @@
 mod earlier;
 mod rows;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duckdb::Connection;
@@ -17,7 +18,7 @@ use duckdb::Connection;
 use super::raw::{ChunkAppender, RawConnection, RawError};
 use super::runs::{RunCounters, counters_sql};
 use super::{Archive, StoreError};
-use crate::discover::{KnownFile, WalkCounters};
+use crate::discover::{FolderKind, FolderListed, FolderRef, KnownFile, Stamp, WalkCounters};
 use crate::normalize::Postback;
 use crate::problem::Problem;
 use earlier::Earlier;
@@ -35,12 +36,19 @@ pub struct FileRecord {
     pub modified_us: i64,
     pub compressed: bool,
     pub known: Option<KnownFile>,
+    /// The folder (or tarball) holding it, under which the ledger files it.
+    pub folder: Option<FolderRef>,
     pub content: FileContent,
 }
 
 impl FileRecord {
-    /// A file that could not be read at all.
-    pub fn unreadable(path: String, known: Option<KnownFile>, problem: Problem) -> Self {
+    /// A file that could not be read at all; its folder is then not taken as read whole.
+    pub fn unreadable(
+        path: String,
+        known: Option<KnownFile>,
+        folder: Option<FolderRef>,
+        problem: Problem,
+    ) -> Self {
         FileRecord {
             path,
             path_key: 0,
@@ -48,8 +56,23 @@ impl FileRecord {
             modified_us: 0,
             compressed: false,
             known,
+            folder,
             content: FileContent::Unreadable(problem),
         }
+    }
+
+    /// Whether the file stays out of the ledger, or in it without its content (too
+    /// large to read): either way a later run must read it, so its folder must be
+    /// listed again.
+    fn left_for_later(&self) -> bool {
+        matches!(
+            self.content,
+            FileContent::Unreadable(_)
+                | FileContent::Read {
+                    content_hash: None,
+                    ..
+                }
+        )
     }
 
     fn postback_count(&self) -> usize {
@@ -74,6 +97,38 @@ pub enum FileContent {
         postbacks: Vec<Postback>,
         problems: Vec<Problem>,
     },
+}
+
+/// What the import hands the writer, in walk order.
+#[derive(Debug)]
+pub enum Entry {
+    File(FileRecord),
+    /// A folder (or tarball) read whole, after its files: its stamp is stored with
+    /// them unless one of them was left for a later run.
+    Listed(FolderListed),
+}
+
+impl Entry {
+    fn postback_count(&self) -> usize {
+        match self {
+            Entry::File(record) => record.postback_count(),
+            Entry::Listed(_) => 0,
+        }
+    }
+}
+
+/// What a batch changes of one folder's row (see `rows::folder_change`).
+#[derive(Debug, Default)]
+pub struct FolderChange {
+    /// A folder new to the archive: its row is inserted with this path and kind.
+    new: Option<(Arc<str>, FolderKind)>,
+    parent_id: Option<i64>,
+    /// The run listed it: the stamp to store, or `None` to have it listed again.
+    listed: Option<Option<Stamp>>,
+    /// The listing followed symbolic links.
+    links_followed: bool,
+    /// The lowest and highest id of the files the batch adds to it.
+    file_ids: Option<(i64, i64)>,
 }
 
 /// When to commit: whichever limit a batch reaches first. A batch of more than a
@@ -121,11 +176,16 @@ pub struct ImportWriter<'a> {
     batch_files: usize,
     committed: RunCounters,
     /// Files waiting for the next lookup group (see [`LOOKUP_POSTBACKS`]).
-    pending: Vec<FileRecord>,
+    pending: Vec<Entry>,
     pending_postbacks: usize,
     /// Whether `fingerprint_filters` covers every postback stored before this run
     /// (brought up to date by the run's first lookup).
     filters_cover_earlier: bool,
+    /// Folders with a row in the archive, or in the open batch, that the walk did not
+    /// know of.
+    folders_added: HashSet<i64>,
+    /// Folders of this run with a file left for a later run: not stamped as read whole.
+    incomplete: HashSet<i64>,
 }
 
 /// The open transaction: its appenders and what it has written so far.
@@ -136,13 +196,16 @@ struct Batch<'c> {
     errors: ChunkAppender<'c>,
     updates: ChunkAppender<'c>,
     reread: ChunkAppender<'c>,
+    folder_changes: ChunkAppender<'c>,
+    /// What the batch changes of folders' rows, written out when it commits.
+    folders: BTreeMap<i64, FolderChange>,
     counters: RunCounters,
     files_written: usize,
     started: Instant,
 }
 
 impl<'c> Batch<'c> {
-    fn appenders(&mut self) -> [&mut ChunkAppender<'c>; 6] {
+    fn appenders(&mut self) -> [&mut ChunkAppender<'c>; 7] {
         let Batch {
             postbacks,
             duplicates,
@@ -150,19 +213,33 @@ impl<'c> Batch<'c> {
             errors,
             updates,
             reread,
+            folder_changes,
             ..
         } = self;
-        [postbacks, duplicates, files, errors, updates, reread]
+        [
+            postbacks,
+            duplicates,
+            files,
+            errors,
+            updates,
+            reread,
+            folder_changes,
+        ]
     }
 }
 
-/// The temp tables a batch stages ledger changes in, applied to `files` at commit:
-/// files read again, and the new size, time and counts of files already known.
+/// The temp tables a batch stages ledger changes in, applied at commit: files read
+/// again, the new size, time and counts of files already known, and the folders'
+/// rows.
 const STAGING_TABLES: &str = "
     CREATE TEMP TABLE IF NOT EXISTS pa_reread (file_id BIGINT);
     CREATE TEMP TABLE IF NOT EXISTS pa_file_updates (
         file_id BIGINT, path_key UHUGEINT, size BIGINT, modified_at TIMESTAMP,
-        content_hash UHUGEINT, touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);";
+        content_hash UHUGEINT, touch_only BOOLEAN, postbacks INTEGER, duplicates INTEGER, errors INTEGER);
+    CREATE TEMP TABLE IF NOT EXISTS pa_folder_changes (
+        folder_id BIGINT, is_new BOOLEAN, path VARCHAR, kind VARCHAR, parent_id BIGINT,
+        set_listed BOOLEAN, listed BOOLEAN, links_followed BOOLEAN, device BIGINT, inode BIGINT,
+        modified_ns BIGINT, changed_ns BIGINT, size BIGINT, first_file_id BIGINT, last_file_id BIGINT);";
 
 impl<'a> ImportWriter<'a> {
     /// A writer for one run; `raw` comes from [`Archive::writer_connection`].
@@ -201,20 +278,20 @@ impl<'a> ImportWriter<'a> {
             pending: Vec::new(),
             pending_postbacks: 0,
             filters_cover_earlier: false,
+            folders_added: HashSet::new(),
+            incomplete: HashSet::new(),
         })
     }
 
-    /// Store files, in order; commits when the batch is full or old enough. Files for
-    /// an archive that already holds postbacks may wait for the next lookup group.
-    pub fn write(&mut self, records: Vec<FileRecord>) -> Result<(), StoreError> {
+    /// Store files and folders, in order; commits when the batch is full or old
+    /// enough. Files for an archive that already holds postbacks may wait for the next
+    /// lookup group.
+    pub fn write(&mut self, entries: Vec<Entry>) -> Result<(), StoreError> {
         if self.first_postback_id == 1 {
-            return self.write_group(&records);
+            return self.write_group(&entries);
         }
-        self.pending_postbacks += records
-            .iter()
-            .map(FileRecord::postback_count)
-            .sum::<usize>();
-        self.pending.extend(records);
+        self.pending_postbacks += entries.iter().map(Entry::postback_count).sum::<usize>();
+        self.pending.extend(entries);
         if lookup_group_full(self.pending.len(), self.pending_postbacks, self.batch_files) {
             self.write_pending()
         } else {
@@ -229,15 +306,19 @@ impl<'a> ImportWriter<'a> {
     }
 
     /// Store files with one lookup of what earlier runs stored of their postbacks.
-    fn write_group(&mut self, records: &[FileRecord]) -> Result<(), StoreError> {
-        let earlier = self.stored_before_this_run(records)?;
+    fn write_group(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
+        let earlier = self.stored_before_this_run(entries)?;
         let mut batch = match self.batch.take() {
             Some(batch) => batch,
             None => self.open_batch()?,
         };
-        let result = records
-            .iter()
-            .try_for_each(|record| self.write_record(&mut batch, &earlier, record));
+        let result = entries.iter().try_for_each(|entry| match entry {
+            Entry::File(record) => self.write_record(&mut batch, &earlier, record),
+            Entry::Listed(listed) => {
+                self.folder_listed(&mut batch, listed);
+                Ok(())
+            }
+        });
         let full = batch.files_written >= self.batch_files
             || batch.counters.postbacks_new + batch.counters.postbacks_duplicate
                 >= BATCH_POSTBACKS as u64
@@ -269,17 +350,21 @@ impl<'a> ImportWriter<'a> {
             errors: open("import_errors", false, &rows::PROBLEM_COLUMNS)?,
             updates: open("pa_file_updates", true, &rows::FILE_UPDATE_COLUMNS)?,
             reread: open("pa_reread", true, &["file_id"])?,
+            folder_changes: open("pa_folder_changes", true, &rows::FOLDER_CHANGE_COLUMNS)?,
+            folders: BTreeMap::new(),
             counters: RunCounters::default(),
             files_written: 0,
             started: Instant::now(),
         })
     }
     fn totals(&self, batch: &RunCounters) -> RunCounters {
-        let (seen, skipped, other) = self.walk.snapshot();
+        let walk = self.walk.snapshot();
         RunCounters {
-            files_seen: seen,
-            files_skipped: skipped,
-            files_other: other,
+            files_seen: walk.seen,
+            files_skipped: walk.skipped,
+            files_other: walk.other,
+            folders_listed: walk.folders_listed,
+            folders_unchanged: walk.folders_unchanged,
             files_read: self.committed.files_read + batch.files_read,
             postbacks_new: self.committed.postbacks_new + batch.postbacks_new,
             postbacks_duplicate: self.committed.postbacks_duplicate + batch.postbacks_duplicate,
@@ -311,10 +396,16 @@ impl<'a> ImportWriter<'a> {
     }
 
     fn flush(&self, batch: &mut Batch<'_>) -> Result<(), RawError> {
+        for (folder_id, change) in &batch.folders {
+            rows::folder_change(&mut batch.folder_changes, *folder_id, change)?;
+        }
         for appender in batch.appenders() {
             appender.flush()?;
         }
         let run_id = self.run_id;
+        if !batch.folders.is_empty() {
+            self.raw.execute(&apply_folder_changes(run_id))?;
+        }
         // A changed file read again replaces what its earlier reads recorded
         // (duplicate sightings, problems); postbacks first seen in it stay.
         self.raw.execute(&format!(
@@ -333,14 +424,17 @@ impl<'a> ImportWriter<'a> {
     /// Postbacks stored by earlier runs among this group's fingerprints:
     /// fingerprint -> (postback_id, file_id). No query when the archive was empty; the
     /// first lookup of a run brings the fingerprint filters up to date.
-    fn stored_before_this_run(&mut self, records: &[FileRecord]) -> Result<Earlier, StoreError> {
+    fn stored_before_this_run(&mut self, entries: &[Entry]) -> Result<Earlier, StoreError> {
         if self.first_postback_id == 1 {
             return Ok(Earlier::new());
         }
-        let fingerprints: HashSet<u128> = records
+        let fingerprints: HashSet<u128> = entries
             .iter()
-            .flat_map(|r| match &r.content {
-                FileContent::Read { postbacks, .. } => postbacks.as_slice(),
+            .flat_map(|entry| match entry {
+                Entry::File(FileRecord {
+                    content: FileContent::Read { postbacks, .. },
+                    ..
+                }) => postbacks.as_slice(),
                 _ => &[],
             })
             .map(|p| p.fingerprint)
@@ -368,6 +462,13 @@ impl<'a> ImportWriter<'a> {
     ) -> Result<(), RawError> {
         batch.files_written += 1;
         batch.counters.files_read += 1;
+        let folder_id = record.folder.as_ref().map(|folder| folder.folder_id);
+        if let Some(folder) = &record.folder {
+            self.folder_change(batch, folder);
+            if record.left_for_later() {
+                self.incomplete.insert(folder.folder_id);
+            }
+        }
         let (content_hash, postbacks, problems) = match &record.content {
             FileContent::Unreadable(problem) => {
                 batch.counters.errors += 1;
@@ -376,6 +477,7 @@ impl<'a> ImportWriter<'a> {
             FileContent::Unchanged(known) => {
                 let entry = LedgerEntry {
                     file_id: known.file_id,
+                    folder_id,
                     content_hash: known.content_hash,
                     touch_only: true,
                     postbacks: 0,
@@ -398,7 +500,13 @@ impl<'a> ImportWriter<'a> {
             }
             None => {
                 self.next_file_id += 1;
-                self.next_file_id - 1
+                let file_id = self.next_file_id - 1;
+                if let Some(folder_id) = folder_id {
+                    let change = batch.folders.entry(folder_id).or_default();
+                    let (first, last) = change.file_ids.unwrap_or((file_id, file_id));
+                    change.file_ids = Some((first.min(file_id), last.max(file_id)));
+                }
+                file_id
             }
         };
         let duplicates = self.write_postbacks(batch, earlier, record, file_id, postbacks)?;
@@ -414,6 +522,7 @@ impl<'a> ImportWriter<'a> {
         batch.counters.errors += problems.len() as u64;
         let entry = LedgerEntry {
             file_id,
+            folder_id,
             content_hash,
             touch_only: false,
             postbacks: postbacks.len() as i32,
@@ -423,6 +532,43 @@ impl<'a> ImportWriter<'a> {
         match record.known {
             Some(_) => entry.append_update(&mut batch.updates, record),
             None => entry.append_new(&mut batch.files, record, self.run_id),
+        }
+    }
+
+    /// The batch's change of `folder`'s row, with the row added when the archive has
+    /// none yet.
+    fn folder_change<'b>(
+        &mut self,
+        batch: &'b mut Batch<'_>,
+        folder: &FolderRef,
+    ) -> &'b mut FolderChange {
+        let change = batch.folders.entry(folder.folder_id).or_default();
+        if !folder.recorded && self.folders_added.insert(folder.folder_id) {
+            change.new = Some((Arc::clone(&folder.path), folder.kind));
+            change.parent_id = folder.parent_id;
+        }
+        change
+    }
+
+    /// A folder was read whole: its stamp is stored unless one of its files was left
+    /// for a later run (or its times were too recent to trust), and the folders found
+    /// in it are filed under it, so that a run that finds it unchanged walks them.
+    fn folder_listed(&mut self, batch: &mut Batch<'_>, listed: &FolderListed) {
+        let complete = !self.incomplete.remove(&listed.folder.folder_id);
+        let stamp = listed.stamp.filter(|_| complete);
+        // A tarball is a file of its folder: one to be read again keeps the folder
+        // from being taken as read whole, or no run would list it to find the tarball.
+        if stamp.is_none()
+            && listed.folder.kind == FolderKind::Tarball
+            && let Some(parent) = listed.folder.parent_id
+        {
+            self.incomplete.insert(parent);
+        }
+        let change = self.folder_change(batch, &listed.folder);
+        change.listed = Some(stamp);
+        change.links_followed = listed.links_followed;
+        for subfolder in &listed.subfolders {
+            self.folder_change(batch, subfolder).parent_id = Some(listed.folder.folder_id);
         }
     }
 
@@ -490,6 +636,36 @@ impl<'a> ImportWriter<'a> {
 /// [`LOOKUP_POSTBACKS`]); a batch never holds more files than `batch_files`.
 fn lookup_group_full(files: usize, postbacks: usize, batch_files: usize) -> bool {
     postbacks >= LOOKUP_POSTBACKS || files >= LOOKUP_FILES.min(batch_files)
+}
+
+/// The SQL that applies a batch's `pa_folder_changes` to `folders`: new rows first,
+/// then parents, file id ranges and stamps.
+fn apply_folder_changes(run_id: i32) -> String {
+    let stamp = [
+        "links_followed",
+        "device",
+        "inode",
+        "modified_ns",
+        "changed_ns",
+        "size",
+    ]
+    .map(|column| {
+        format!("{column} = CASE WHEN c.set_listed THEN c.{column} ELSE folders.{column} END")
+    })
+    .join(",\n            ");
+    format!(
+        "INSERT INTO folders (folder_id, path, kind, parent_id)
+         SELECT folder_id, path, kind, parent_id FROM pa_folder_changes WHERE is_new;
+         UPDATE folders SET
+            parent_id = coalesce(c.parent_id, folders.parent_id),
+            first_file_id = least(coalesce(folders.first_file_id, c.first_file_id), coalesce(c.first_file_id, folders.first_file_id)),
+            last_file_id = greatest(coalesce(folders.last_file_id, c.last_file_id), coalesce(c.last_file_id, folders.last_file_id)),
+            listed_run_id = CASE WHEN NOT c.set_listed THEN folders.listed_run_id
+                                 WHEN c.listed THEN {run_id} END,
+            {stamp}
+         FROM pa_folder_changes c WHERE folders.folder_id = c.folder_id;
+         DELETE FROM pa_folder_changes;"
+    )
 }
 
 /// A fingerprint as a map key, in quarters: with the postback's id as a `u32` offset

@@ -6,7 +6,7 @@
 //! order does not matter. `tests` checks every name against the schema, with the type
 //! written.
 
-use super::FileRecord;
+use super::{FileRecord, FolderChange};
 use crate::normalize::columns::COLUMNS;
 use crate::normalize::{Postback, Value};
 use crate::problem::Problem;
@@ -123,6 +123,8 @@ pub fn problem(
 /// What the ledger learns about a file from one read.
 pub struct LedgerEntry {
     pub file_id: i64,
+    /// The folder (or tarball) holding it (`folders.folder_id`).
+    pub folder_id: Option<i64>,
     pub content_hash: Option<u128>,
     /// Only the size and time changed; the counts stay as they were.
     pub touch_only: bool,
@@ -132,8 +134,9 @@ pub struct LedgerEntry {
 }
 
 /// The `files` columns [`LedgerEntry::append_new`] sets.
-pub const FILE_COLUMNS: [&str; 12] = [
+pub const FILE_COLUMNS: [&str; 13] = [
     "file_id",
+    "folder_id",
     "path",
     "path_key",
     "size",
@@ -170,15 +173,16 @@ impl LedgerEntry {
         run_id: i32,
     ) -> Appended {
         a.set_i64(0, Some(self.file_id));
-        a.set_str(1, Some(&record.path));
-        a.set_u128(2, Some(record.path_key));
-        a.set_i64(3, Some(record.size as i64));
-        a.set_timestamp(4, Some(record.modified_us));
-        a.set_u128(5, self.content_hash);
-        a.set_bool(6, Some(record.compressed));
-        a.set_i32(7, Some(run_id));
+        a.set_i64(1, self.folder_id);
+        a.set_str(2, Some(&record.path));
+        a.set_u128(3, Some(record.path_key));
+        a.set_i64(4, Some(record.size as i64));
+        a.set_timestamp(5, Some(record.modified_us));
+        a.set_u128(6, self.content_hash);
+        a.set_bool(7, Some(record.compressed));
         a.set_i32(8, Some(run_id));
-        self.append_counts(a, 9)
+        a.set_i32(9, Some(run_id));
+        self.append_counts(a, 10)
     }
 
     /// A row of the `pa_file_updates` temp table, applied to `files` at commit. It
@@ -200,6 +204,47 @@ impl LedgerEntry {
         a.set_i32(first + 2, Some(self.errors));
         a.end_row()
     }
+}
+
+/// The columns of the `pa_folder_changes` temp table that [`folder_change`] sets (the
+/// temp table is created with exactly these, in `writer`).
+pub const FOLDER_CHANGE_COLUMNS: [&str; 15] = [
+    "folder_id",
+    "is_new",
+    "path",
+    "kind",
+    "parent_id",
+    "set_listed",
+    "listed",
+    "links_followed",
+    "device",
+    "inode",
+    "modified_ns",
+    "changed_ns",
+    "size",
+    "first_file_id",
+    "last_file_id",
+];
+
+/// One row of `pa_folder_changes`: what a batch changes of a folder's row.
+pub fn folder_change(a: &mut ChunkAppender<'_>, folder_id: i64, change: &FolderChange) -> Appended {
+    a.set_i64(0, Some(folder_id));
+    a.set_bool(1, Some(change.new.is_some()));
+    a.set_str(2, change.new.as_ref().map(|(path, _)| &**path));
+    a.set_str(3, change.new.as_ref().map(|(_, kind)| kind.as_str()));
+    a.set_i64(4, change.parent_id);
+    a.set_bool(5, Some(change.listed.is_some()));
+    let stamp = change.listed.flatten();
+    a.set_bool(6, Some(stamp.is_some()));
+    a.set_bool(7, Some(change.links_followed));
+    a.set_i64(8, stamp.map(|s| s.device));
+    a.set_i64(9, stamp.map(|s| s.inode));
+    a.set_i64(10, stamp.map(|s| s.modified_ns));
+    a.set_i64(11, stamp.map(|s| s.changed_ns));
+    a.set_i64(12, stamp.map(|s| s.size));
+    a.set_i64(13, change.file_ids.map(|(first, _)| first));
+    a.set_i64(14, change.file_ids.map(|(_, last)| last));
+    a.end_row()
 }
 
 #[cfg(test)]
@@ -233,6 +278,7 @@ mod tests {
             modified_us: 1_793_552_400_000_000,
             compressed: false,
             known: None,
+            folder: None,
             content: FileContent::Read {
                 content_hash: Some(99),
                 postbacks: Vec::new(),
@@ -241,6 +287,7 @@ mod tests {
         };
         let entry = LedgerEntry {
             file_id: 4,
+            folder_id: Some(6),
             content_hash: Some(99),
             touch_only: false,
             postbacks: 1,
@@ -293,10 +340,10 @@ mod tests {
         );
         assert_eq!(
             text(
-                "SELECT concat_ws('|', file_id, path, path_key, size, modified_at, content_hash, compressed,
-                        first_run_id, run_id, postbacks, duplicates, errors) FROM files"
+                "SELECT concat_ws('|', file_id, folder_id, path, path_key, size, modified_at, content_hash,
+                        compressed, first_run_id, run_id, postbacks, duplicates, errors) FROM files"
             ),
-            "4|/in/a.xml|77|10|2026-11-01 17:00:00|99|false|2|2|1|1|1"
+            "4|6|/in/a.xml|77|10|2026-11-01 17:00:00|99|false|2|2|1|1|1"
         );
         // The temp table lives in the writer's connection: copy it out to read it here.
         raw.execute("CREATE TABLE staged AS FROM pa_file_updates")
