@@ -71,10 +71,13 @@ for size in $sizes; do
     days=$(( size / 100000 ))
     folder=$(folder_for "$size")
     base="$work/base-$size.duckdb"
-    if [ ! -f "$base" ]; then
+    if [ ! -f "$folder.done" ]; then
         echo "== writing $size one-postback files over $days days into $folder"
         rm -rf "$folder"
         "$gen" --out "$folder" --files "$size" --days "$days" --start 2026-01-01
+        touch "$folder.done"
+    fi
+    if [ ! -f "$base" ]; then
         sleep 6   # the folders' times settle, so the import keeps their stamps
         echo "== importing them once"
         measure "first import ($size)" "$bin" --quiet --db "$base" import "$folder"
@@ -120,9 +123,12 @@ done
 echo "== compact of one day of 1,000,000 files"
 day_folder="$work/one-day"
 day_db="$work/one-day.duckdb"
-if [ ! -f "$day_db" ]; then
+if [ ! -f "$day_folder.done" ]; then
     rm -rf "$day_folder"
     "$gen" --out "$day_folder" --files 1000000 --days 1 --start 2026-03-01
+    touch "$day_folder.done"
+fi
+if [ ! -f "$day_db" ]; then
     sleep 6
     "$bin" --quiet --db "$day_db" import "$day_folder"
 fi

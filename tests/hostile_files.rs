@@ -252,37 +252,15 @@ fn a_file_without_read_permission_is_reported_and_read_once_it_may_be() {
     work.write("in/good.xml", postback("N201", "A"));
     let secret = work.write("in/secret.xml", postback("N201", "S"));
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
-    // SAFETY: geteuid only reads the process's user id.
-    let as_root = unsafe { libc::geteuid() } == 0;
-    if as_root {
-        let open = std::fs::Permissions::from_mode(0o777);
-        std::fs::set_permissions(work.path(), open.clone()).unwrap();
-        std::fs::set_permissions(work.path().join("in"), open).unwrap();
-    }
-    // The build folder may be out of the other user's reach (CI's is under /root), so
-    // that user runs a copy of the binary from the work folder.
-    let binary = if as_root {
-        let copy = work.path().join("postback-archive");
-        std::fs::copy(assert_cmd::cargo::cargo_bin("postback-archive"), &copy).unwrap();
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-        copy
-    } else {
-        assert_cmd::cargo::cargo_bin("postback-archive")
-    };
+    std::fs::set_permissions(
+        work.path().join("in"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
     let import = || {
-        let mut command = std::process::Command::new(&binary);
-        command
-            .current_dir(work.path())
-            .env_remove("POSTBACK_ARCHIVE_DB")
-            .env("HOME", work.path())
-            .arg("--db")
-            .arg(work.db())
-            .args(["import", "in"]);
-        if as_root {
-            use std::os::unix::process::CommandExt;
-            command.uid(65534).gid(65534);
-        }
-        guarded(assert_cmd::Command::from_std(command))
+        guarded(assert_cmd::Command::from_std(
+            work.command_unprivileged(&["import", "in"]),
+        ))
     };
     let output = import();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));

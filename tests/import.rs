@@ -110,7 +110,7 @@ fn importing_the_same_tree_twice_changes_nothing() {
     assert_eq!(snapshot(&work), before);
     assert_eq!(
         work.rows("SELECT run_id, status, files_seen, files_skipped, files_read, postbacks_new FROM import_runs ORDER BY run_id"),
-        ["1|ok|3|0|3|4", "2|ok|3|3|0|0"]
+        ["1|ok|3|0|3|4", "2|ok|0|0|0|0"]
     );
 }
 

@@ -394,7 +394,9 @@ fn a_file_read_again_exports_its_earlier_run_again_without_its_old_duplicates() 
         b"<POSTBACK><ORIGIN>SMS_MO</ORIGIN><CODE>N201</CODE><TIMESTAMP>2026-11-02T10:00:00Z</TIMESTAMP></POSTBACK>",
     );
     std::fs::write(work.path().join("in/again.xml"), grown).unwrap();
-    import(&work, "in");
+    // Changed in place, in a folder that did not change: `--rescan` finds it.
+    let output = work.run(&["import", "--allow-bad-input", "--rescan", "in"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         work.value("SELECT count(*) FROM duplicates WHERE run_id = 1"),
         "2"

@@ -301,6 +301,19 @@ fn scheduled_imports_keep_the_archive_current_and_shutdown_imports_the_rest() {
     );
 }
 
+/// Poll `/metrics` until the server holds `connections` open besides the one asking (a
+/// minute at most): a connection the kernel queued is then one the server accepted.
+fn wait_for_open_connections(server: &Server, connections: u64) {
+    for _ in 0..600 {
+        // The connection that asks for /metrics is open while it is answered.
+        if server.metric("postback_archive_connections_open") > connections as f64 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server never held {connections} connection(s) open");
+}
+
 /// Poll `/metrics` until no archived file waits for an import (a minute at most).
 fn wait_for_backlog(server: &Server, files: u64) {
     for _ in 0..600 {
@@ -367,7 +380,7 @@ fn sigterm_stops_accepting_finishes_requests_in_flight_and_exits_0() {
     in_flight.write_all(head.as_bytes()).unwrap();
     in_flight.write_all(first).unwrap();
     server.wait_for_line(&["event=start"]);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_open_connections(&server, 1);
     server.signal(libc::SIGTERM);
     server.wait_for_line(&["event=shutdown", "signal=SIGTERM"]);
     let refused = std::net::TcpStream::connect(server.addr);
@@ -404,7 +417,7 @@ fn sighup_stops_like_sigterm_and_a_second_signal_exits_at_once_with_128_plus_it(
         .write_all(b"POST /postback HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
         .unwrap();
     server.wait_for_line(&["event=request", "status=200"]);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_open_connections(&server, 1);
     server.signal(libc::SIGHUP);
     server.wait_for_line(&["event=shutdown", "signal=SIGHUP"]);
     server.signal(libc::SIGINT);
@@ -678,10 +691,14 @@ fn ten_thousand_idle_connections_do_not_lock_out_a_delivery() {
         .filter_map(|_| std::net::TcpStream::connect(server.addr).ok())
         .collect();
     assert_eq!(idle.len(), 10_000);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while server.metric("postback_archive_connections_accepted_total") < 10_000.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never accepted the 10,000 connections"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(200));
     let reply = post(server.addr, "/postback", postback(1).as_bytes(), "");
     assert_eq!(reply.status, 200);
     let open = server.metric("postback_archive_connections_open");

@@ -79,6 +79,40 @@ impl Workdir {
         command
     }
 
+    /// The real binary, run as an unprivileged user (`nobody`) when the tests run as
+    /// root, as CI does, so that permissions are enforced: a copy of the binary in the
+    /// workdir (the build folder may be out of that user's reach), and the workdir
+    /// opened to everyone. Not as root: the binary as it is.
+    pub fn command_unprivileged(&self, args: &[&str]) -> std::process::Command {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        let as_root = rustix::process::geteuid().is_root();
+        let binary = if as_root {
+            let copy = self.path().join("postback-archive");
+            if !copy.exists() {
+                std::fs::copy(assert_cmd::cargo::cargo_bin("postback-archive"), &copy).unwrap();
+            }
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::set_permissions(self.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+            copy
+        } else {
+            assert_cmd::cargo::cargo_bin("postback-archive")
+        };
+        let mut command = std::process::Command::new(binary);
+        command
+            .current_dir(self.path())
+            .env_remove("POSTBACK_ARCHIVE_DB")
+            .env("POSTBACK_ARCHIVE_SETTLE_SECONDS", "0")
+            .env("HOME", self.path())
+            .arg("--db")
+            .arg(self.db())
+            .args(args);
+        if as_root {
+            command.uid(65534).gid(65534);
+        }
+        command
+    }
+
     /// Run the binary and return its output, whatever the exit status.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
