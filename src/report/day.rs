@@ -79,3 +79,20 @@ pub(super) fn subtitle(facts: &DayFacts) -> String {
 pub(super) fn is_key_figures(report: &Report) -> bool {
     report.source == Source::Canned && report.name() == "key-figures"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_dominated_by_arrival_above_a_fifth_of_its_postbacks() {
+        assert!(!dominated_by_arrival(0, 0));
+        assert!(!dominated_by_arrival(100, 20));
+        assert!(dominated_by_arrival(100, 21));
+        assert!(!dominated_by_arrival(5, 1));
+        assert!(dominated_by_arrival(1, 1));
+        assert!(dominated_by_arrival(413, 400));
+        assert_eq!(percent(400, 413), "96.9%");
+        assert_eq!(percent(0, 0), "0.0%");
+    }
+}
