@@ -474,6 +474,41 @@ fn key_figures_and_failure_codes_count_every_receipt_once_and_agree() {
     assert!(period("failure-codes").contains("\nmessage_receipt,E202,Message Sent/Failed,2,"));
 }
 
+#[test]
+fn a_receipt_weeks_after_its_send_has_one_and_a_receipt_before_its_only_send_has_none() {
+    let work = Workdir::new();
+    import(
+        &work,
+        &[
+            // L's receipt comes 13 days after its send, beyond the week before the
+            // period in which sends are looked for first.
+            message(N201, "L", "0001470", "2026-10-20T10:00:00Z"),
+            message(N202, "L", "0001470", "2026-11-02T10:00:00Z"),
+            // Z's receipt is dated before the only send with its TRACKINGID.
+            message(E202, "Z", "0001470", "2026-11-02T08:00:00Z"),
+            message(N201, "Z", "0001470", "2026-11-02T09:00:00Z"),
+        ],
+    );
+    let figures = |day: &str| {
+        let all = key_figures(&work, day);
+        [
+            "messages sent",
+            "messages delivered",
+            "delivery failures",
+            "sends without receipt",
+            "receipts without a send",
+            "receipts without a send: delivery failures",
+            "median delivery latency",
+        ]
+        .map(|name| all[name].clone())
+    };
+    assert_eq!(
+        figures("2026-10-20"),
+        ["1", "1", "0", "0", "0", "0", "1123200.0 s"]
+    );
+    assert_eq!(figures("2026-11-02"), ["1", "0", "0", "1", "1", "1", "n/a"]);
+}
+
 /// `count` copies of a postback without a timestamp, each with its own MMSID (or the
 /// platform's retry of one would be stored once), in files last modified at `arrival`.
 fn without_timestamp(work: &Workdir, example: &str, count: u32, first_mmsid: u32, arrival: u64) {
