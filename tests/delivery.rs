@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use common::{Workdir, stderr, stdout};
@@ -261,6 +262,41 @@ fn the_delivery_rate_is_over_the_sends_whose_receipt_came() {
         .map(|row| row.splitn(5, ',').take(4).collect::<Vec<_>>().join(","))
         .collect();
     assert_eq!(failures, ["message_receipt,E202,Message Sent/Failed,1"]);
+}
+
+#[test]
+fn the_readmes_example_is_what_key_figures_says() {
+    let work = three_sends_and_a_receipt_without_its_send();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- key-figures of the example, from messages sent on")
+        .expect("the README has the example");
+    let example: Vec<&str> = readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|line| !line.starts_with("```"))
+        .collect();
+    let figures: Vec<(String, String)> = report(&work, "key-figures", "2026-11-02")
+        .iter()
+        .skip_while(|row| !row.starts_with("messages sent,"))
+        .take(example.len())
+        .map(|row| {
+            let (figure, value) = row.split_once(',').unwrap();
+            (figure.to_string(), value.trim_matches('"').to_string())
+        })
+        .collect();
+    let width = figures
+        .iter()
+        .map(|(figure, _)| figure.len())
+        .max()
+        .unwrap();
+    let expected: Vec<String> = figures
+        .iter()
+        .map(|(figure, value)| format!("{figure:<width$} {value}"))
+        .collect();
+    assert_eq!(example.len(), 10);
+    assert_eq!(example, expected);
 }
 
 #[test]

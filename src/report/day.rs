@@ -43,7 +43,7 @@ pub(super) fn dominated_by_arrival(postbacks: i64, by_arrival: i64) -> bool {
     by_arrival > 0 && by_arrival * 100 > postbacks * ARRIVAL_WARNING_PERCENT
 }
 
-/// `96.9%`: `part` of `whole` (not 0) to one decimal.
+/// `96.9%`: `part` of `whole` to one decimal (`0.0%` of none).
 pub(super) fn percent(part: i64, whole: i64) -> String {
     format!("{:.1}%", 100.0 * part as f64 / whole.max(1) as f64)
 }
