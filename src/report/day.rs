@@ -28,9 +28,9 @@ pub(super) struct DayFacts {
 /// Above this share of a day's postbacks, those dated by their arrival get a warning
 /// of their own, first among the notices and in the subtitle. Postbacks without a
 /// timestamp (email subscriptions, older-edition SUB, saved-MMS results, E101) are a
-/// few in a hundred of a day's traffic that arrived on time (8% of the bundled
-/// sample's 300; 14% of `tests/fixtures/meaning`, which has one postback of every
-/// documented code), and then their arrival is their day. Files copied without their
+/// small share of a day's traffic that arrived on time (8% of the bundled sample's
+/// 300; 14% of `tests/fixtures/meaning`, which has one postback of every documented
+/// code), and then their arrival is their day. Files copied without their
 /// modification times put every such postback of the archive on the day of the copy,
 /// where they are most of it (400 of 413 postbacks in issue 23's recount, which made
 /// that day's send failure rate 96.7%). A fifth is well above the first and far below
