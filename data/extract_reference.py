@@ -5,11 +5,16 @@ and check data/code_statuses.csv against it.
 Usage: python3 data/extract_reference.py [REFERENCE_DIR]
 (default REFERENCE_DIR: ../shared/reference/skycore relative to the repository root)
 
-Both editions are read. Where they disagree the newer edition wins, because it
-fixes the older one's typos ("O20" for "O2", "T-MobileÂŽ", "AT&amp;amp;T").
-A SPID listed for more than one country or carrier in the same edition (0007000
-is both Kazakstan and Russia) keeps one row whose names are joined with " / ",
-so that joining postbacks to carriers never multiplies rows.
+Both editions are read. Where they disagree the newer edition's names go in
+`country` and `carrier`, because it fixes the older one's typos ("O20" for "O2",
+"T-MobileÂŽ", "AT&amp;amp;T", which are corrected before comparing); where the
+older edition still names a SPID otherwise (0001000 is "All Carriers" in Canada
+there and in the United States in the newer edition), its names go in
+`older_country` and `older_carrier`, which are empty wherever the editions agree.
+`edition` says which editions list the SPID. A SPID listed for more than one
+country or carrier in the same edition (0007000 is both Kazakstan and Russia)
+keeps one row whose names are joined with " / ", so that joining postbacks to
+carriers never multiplies rows.
 
 data/code_statuses.csv, what each (code, STATUS) means, is written by hand from the
 per-postback pages (the STATUS values are in their prose, not in a table): this
@@ -113,11 +118,12 @@ def write_carriers():
     path = os.path.join(ROOT, "data", "carriers.csv")
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["spid", "country", "carrier", "edition"])
+        w.writerow(["spid", "country", "carrier", "edition", "older_country", "older_carrier"])
         for spid in sorted(set(old) | set(new)):
             edition = "both" if spid in old and spid in new else ("newer" if spid in new else "older")
             country, carrier = new.get(spid) or old[spid]
-            w.writerow([spid, country, carrier, edition])
+            older = old.get(spid) if spid in new and old.get(spid) != new[spid] else None
+            w.writerow([spid, country, carrier, edition, *(older or ("", ""))])
     return len(set(old) | set(new))
 
 

@@ -140,6 +140,56 @@ SELECT s.postback_id, s.event_at AS sent_at, s.dated_by, s.channel, s.code, s.st
 FROM sends s
 LEFT JOIN matched m ON m.send_id = s.postback_id AND m.nth = 1;
 
+-- Each delivery receipt dated in [period_from, period_to), by its own time, that follows
+-- no send notification of the archive: it has no TRACKINGID, or no send with its
+-- TRACKINGID is dated at or before it (the send predates the archive, or was never
+-- saved). message_sends never reaches these receipts, so the reports count them here:
+-- every receipt is either the first receipt of a send (counted through that send, by
+-- the send's time), a later receipt of a send already followed, or one of these.
+-- delivery_outcome: delivered, not_delivered or unknown, by the receipt's outcome.
+-- Sends are looked for in the week before the period first, which the zone maps of
+-- the postbacks' times make cheap; only the receipts left over, usually none, are
+-- looked for over the whole archive, read straight from `postbacks` (a send is an
+-- outbound postback of a code of the message_send family, dated as in
+-- postback_outcomes).
+CREATE OR REPLACE MACRO receipts_without_send(period_from, period_to) AS TABLE
+WITH receipts AS (
+    SELECT *
+    FROM outbound_messages
+    WHERE family = 'message_receipt' AND event_at >= period_from AND event_at < period_to
+),
+recent_sends AS (
+    SELECT tracking_id, event_at
+    FROM outbound_messages
+    WHERE family = 'message_send' AND tracking_id IS NOT NULL
+      AND event_at >= period_from - INTERVAL 7 DAYS AND event_at < period_to
+),
+left_over AS (
+    SELECT r.*
+    FROM receipts r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM recent_sends s
+        WHERE s.tracking_id = r.tracking_id AND s.event_at <= r.event_at
+    )
+),
+earlier_sends AS (
+    SELECT p.tracking_id, coalesce(p.occurred_at, p.received_at) AS event_at
+    FROM postbacks p
+    WHERE p.tracking_id IN (SELECT tracking_id FROM left_over)
+      AND p.origin IN ('SMS_MT', 'MMS_MT')
+      AND p.status_code IN (SELECT code FROM status_codes WHERE family = 'message_send')
+)
+SELECT r.postback_id, r.event_at AS receipt_at, r.dated_by, r.channel, r.code,
+       r.status_code, r.status, r.outcome, r.delivery_state, r.tracking_id, r.spid,
+       r.carrier, r.country, r.to_address, r.mms_id,
+       CASE r.outcome WHEN 'success' THEN 'delivered' WHEN 'failure' THEN 'not_delivered'
+            ELSE 'unknown' END AS delivery_outcome
+FROM left_over r
+WHERE NOT EXISTS (
+    SELECT 1 FROM earlier_sends s
+    WHERE s.tracking_id = r.tracking_id AND s.event_at <= r.event_at
+);
+
 CREATE OR REPLACE VIEW inbound_messages AS
 SELECT o.postback_id, o.event_at, o.dated_by, o.occurred_at, o.received_at,
        o.utc_offset_minutes,

@@ -109,7 +109,9 @@ fn failures_by_code() -> HtmlSection {
     }
 }
 
-/// Five carriers, long names among them; NULL where a carrier had none of a state.
+/// Five carriers, long names among them, as carrier-delivery draws them: the messages
+/// sent, by what their first receipt said or whether they were sent at all; NULL where
+/// a carrier had none of an outcome.
 fn delivery_by_carrier() -> (HtmlSection, usize) {
     let carriers = [
         (
@@ -125,12 +127,12 @@ fn delivery_by_carrier() -> (HtmlSection, usize) {
     ];
     let rows: Vec<Vec<Cell>> = carriers
         .iter()
-        .map(|(carrier, delivered, failed, expired)| {
+        .map(|(carrier, delivered, not_delivered, not_sent)| {
             vec![
                 text(carrier),
                 Cell::UInt(*delivered),
-                failed.clone(),
-                expired.clone(),
+                not_delivered.clone(),
+                not_sent.clone(),
             ]
         })
         .collect();
@@ -141,20 +143,24 @@ fn delivery_by_carrier() -> (HtmlSection, usize) {
         .count();
     let section = HtmlSection {
         id: "carriers".into(),
-        title: "Delivery by carrier".into(),
-        description: "Outbound messages by the state their delivery receipt reported.".into(),
+        title: "Outbound delivery by carrier".into(),
+        description: "The messages sent per carrier, followed to their first receipt.".into(),
         columns: vec![
             column("carrier", "VARCHAR"),
             column("delivered", "UBIGINT"),
-            column("failed", "UBIGINT"),
-            column("expired", "UBIGINT"),
+            column("not_delivered", "UBIGINT"),
+            column("not_sent", "UBIGINT"),
         ],
         rows,
         chart: Some(Chart {
             kind: ChartKind::HorizontalBars,
             title: "Messages per carrier".into(),
             x: "carrier".into(),
-            series: vec!["delivered".into(), "failed".into(), "expired".into()],
+            series: vec![
+                "delivered".into(),
+                "not_delivered".into(),
+                "not_sent".into(),
+            ],
             y_label: "messages".into(),
         }),
     };
@@ -201,10 +207,16 @@ fn report() -> (HtmlDocument, [usize; 3]) {
     let document = HtmlDocument {
         title: "Postbacks on 2026-11-01".into(),
         subtitle: "America/New_York · 25 hours (daylight saving time ended)".into(),
+        // As key-figures writes them: the delivery rate over the messages whose receipt
+        // came, and the receipts whose send is not in the archive beside it.
         summary: vec![
-            ("Passes generated".into(), "1,234".into()),
-            ("Failure rate".into(), "2.8 %".into()),
-            ("Messages delivered".into(), "307".into()),
+            ("passes generated".into(), "1234".into()),
+            (
+                "delivery rate".into(),
+                "50.0% (1 of 2; 95% CI 9.5-90.5%)".into(),
+            ),
+            ("sends without receipt".into(), "1".into()),
+            ("receipts without a send".into(), "1".into()),
         ],
         notices: vec!["No retries in this period.".into()],
         sections: vec![
@@ -385,6 +397,10 @@ fn charts_draw_in_chromium_with_every_bar_and_nothing_fetched() {
          <p class=\"chart-empty\">Nothing to chart: every value of duplicates is 0.</p>"
     ));
     assert!(dom.contains("<p class=\"notice\">No retries in this period.</p>"));
+    assert!(dom.contains(
+        "<div class=\"card\"><dt>delivery rate</dt><dd>50.0% (1 of 2; 95% CI 9.5-90.5%)</dd></div>"
+    ));
+    assert!(dom.contains("<div class=\"card\"><dt>receipts without a send</dt><dd>1</dd></div>"));
 }
 
 /// The measuring would catch a fetch: the same page with one image from outside

@@ -226,15 +226,15 @@ fn export_writes_each_table_as_hive_partitioned_parquet_named_by_archive_and_run
              GROUP BY ALL ORDER BY ALL"
         ),
         [
-            "carriers|1|565|true|schema 5, reference data ".to_string()
+            "carriers|1|565|true|schema 6, reference data ".to_string()
                 + &work.value("SELECT value FROM archive_meta WHERE key = 'reference_data'"),
-            "code_statuses|1|65|true|schema 5, reference data ".to_string()
+            "code_statuses|1|65|true|schema 6, reference data ".to_string()
                 + &work.value("SELECT value FROM archive_meta WHERE key = 'reference_data'"),
-            "duplicates|1|25|true|schema 5".to_string(),
-            "import_errors|1|6|true|schema 5".to_string(),
-            "import_runs|1|1|true|schema 5".to_string(),
-            "postbacks|6|300|true|schema 5".to_string(),
-            "status_codes|1|31|true|schema 5, reference data ".to_string()
+            "duplicates|1|25|true|schema 6".to_string(),
+            "import_errors|1|6|true|schema 6".to_string(),
+            "import_runs|1|1|true|schema 6".to_string(),
+            "postbacks|6|300|true|schema 6".to_string(),
+            "status_codes|1|31|true|schema 6, reference data ".to_string()
                 + &work.value("SELECT value FROM archive_meta WHERE key = 'reference_data'"),
         ]
     );

@@ -84,7 +84,8 @@ fn key_figures_of_the_dst_day() {
     // inbound, 5 subscriptions, one of them (the email subscribe) dated by its arrival
     // at 23:59. The 8 sends followed to their receipts: delivered 1001, 1002, 1006 and
     // 1009 (whose receipt came the next day), not delivered 1003, 1005 and 1007, no
-    // receipt for 1004. Latencies 5, 10, 25, 30, 120, 120, 300 s: median 30.
+    // receipt for 1004: the delivery rate is 4 of the 7 whose receipt came. Every
+    // receipt of the day has its send. Latencies 5, 10, 25, 30, 120, 120, 300 s: median 30.
     assert_eq!(
         csv(&work, "key-figures", "2026-11-01", "2026-11-01"),
         "\
@@ -100,8 +101,11 @@ send failures,1
 send failure rate,11.1% (1 of 9; 95% CI 2.0-43.5%)
 messages delivered,4
 delivery failures,3
-delivery rate,50.0% (4 of 8; 95% CI 21.5-78.5%)
+delivery rate,57.1% (4 of 7; 95% CI 25.0-84.2%)
 sends without receipt,1
+receipts without a send,0
+receipts without a send: delivered,0
+receipts without a send: delivery failures,0
 median delivery latency,30.0 s
 messages received,1
 subscribes,3
@@ -223,13 +227,14 @@ message_receipt,E202,Message Sent/Failed,1,33.3,2026-11-01 08:20:10-05:00,2026-1
 #[test]
 fn failure_trend_has_every_day() {
     let work = fixture();
-    // 2026-11-01: 9 messages sent, of which 1008 was not sent and 1003, 1005 and 1007
-    // not delivered; 2026-11-02: 2001, delivered.
+    // 2026-11-01: 9 messages sent, 8 of them with an outcome (1004 has no receipt), of
+    // which 1008 was not sent and 1003, 1005 and 1007 not delivered; 2026-11-02: 2001,
+    // delivered.
     let expected = "\
-day,pass_attempts,pass_failures,pass_failure_pct,pass_failure_pct_low,pass_failure_pct_high,message_sends,message_failures,message_failure_pct,message_failure_pct_low,message_failure_pct_high
-2026-10-31,2,2,100.0,34.2,100.0,0,0,,,
-2026-11-01,7,3,42.9,15.8,75.0,9,4,44.4,18.9,73.3
-2026-11-02,2,1,50.0,9.5,90.5,1,0,0.0,0.0,79.3
+day,pass_attempts,pass_failures,pass_failure_pct,pass_failure_pct_low,pass_failure_pct_high,message_sends,message_outcomes,message_failures,message_failure_pct,message_failure_pct_low,message_failure_pct_high
+2026-10-31,2,2,100.0,34.2,100.0,0,0,0,,,
+2026-11-01,7,3,42.9,15.8,75.0,9,8,4,50.0,21.5,78.5
+2026-11-02,2,1,50.0,9.5,90.5,1,1,0,0.0,0.0,79.3
 ";
     assert_eq!(
         csv(&work, "failure-trend", "2026-10-31", "2026-11-02"),
@@ -251,7 +256,7 @@ day,pass_attempts,pass_failures,pass_failure_pct,pass_failure_pct_low,pass_failu
     );
     let lines: Vec<&str> = fourteen.lines().collect();
     assert_eq!(lines.len(), 1 + 14);
-    assert_eq!(lines[1], "2026-10-20,0,0,,,,0,0,,,");
+    assert_eq!(lines[1], "2026-10-20,0,0,,,,0,0,0,,,");
     assert_eq!(
         lines[12..].join("\n") + "\n",
         expected.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"
@@ -262,15 +267,16 @@ day,pass_attempts,pass_failures,pass_failure_pct,pass_failure_pct_low,pass_failu
 fn carrier_delivery_names_carriers_from_their_spid() {
     let work = fixture();
     // Each of the day's sends, followed to its receipt: AT&T's 1009 was delivered the
-    // next day; T-Mobile's 1004 has no receipt; 1008 was not sent.
+    // next day; T-Mobile's 1004 has no receipt, so its share is of the 1 whose receipt
+    // came; 1008 was not sent and has none. Every receipt of the day has its send.
     assert_eq!(
         csv(&work, "carrier-delivery", "2026-11-01", "2026-11-01"),
         "\
-spid,country,carrier,sends,not_sent,delivered,not_delivered,unknown,no_receipt,delivered_pct,failure_pct,failure_pct_low,failure_pct_high
-0001470,United States,AT&T,4,0,3,1,0,0,75.0,25.0,4.6,69.9
-0001570,United States,T-Mobile,2,0,0,1,0,1,0.0,50.0,9.5,90.5
-0001890,United States,Verizon Wireless,2,0,1,1,0,0,50.0,50.0,9.5,90.5
-0009999,,SPID in neither Appendix E,1,1,0,0,0,0,0.0,100.0,20.7,100.0
+spid,country,carrier,sends,not_sent,delivered,not_delivered,unknown,no_receipt,delivered_pct,delivered_pct_low,delivered_pct_high,no_send,no_send_delivered,no_send_not_delivered
+0001470,United States,AT&T,4,0,3,1,0,0,75.0,30.1,95.4,0,0,0
+0001570,United States,T-Mobile,2,0,0,1,0,1,0.0,0.0,79.3,0,0,0
+0001890,United States,Verizon Wireless,2,0,1,1,0,0,50.0,9.5,90.5,0,0,0
+0009999,,SPID in neither Appendix E,1,1,0,0,0,0,,,,0,0,0
 "
     );
 }
@@ -423,19 +429,34 @@ fn bad_arguments_are_explained() {
 }
 
 const CANNED_LIST: &str = "\
-name,period,parameters,source,title
-key-figures,1 day,\"from, to\",canned,Key figures
-pass-volume,1 day,\"from, to\",canned,Pass generation by day and reference type
-pass-volume-hourly,1 day,\"from, to\",canned,Pass generation by hour
-failure-codes,1 day,\"from, to, previous_from\",canned,Failure codes
-failure-reasons,1 day,\"from, to\",canned,Failure reasons
-failure-trend,14 days,\"from, to\",canned,Failure rate trend
-carrier-delivery,1 day,\"from, to\",canned,Outbound delivery by carrier
-delivery-latency,1 day,\"from, to\",canned,Delivery latency
-subscriptions,1 day,\"from, to\",canned,Subscriptions by campaign
-retries,1 day,\"from, to\",canned,Retried postbacks
-import-health,1 day,\"from, to\",canned,Import health
+name,period,parameters,source,title,dated_by
+key-figures,1 day,\"from, to\",canned,Key figures,the send's time; receipts without a send: the receipt's; the rest: their own
+pass-volume,1 day,\"from, to\",canned,Pass generation by day and reference type,each pass's own time
+pass-volume-hourly,1 day,\"from, to\",canned,Pass generation by hour,each pass's own time
+failure-codes,1 day,\"from, to, previous_from\",canned,Failure codes,each failure's own time (a delivery failure: the receipt's)
+failure-reasons,1 day,\"from, to\",canned,Failure reasons,each failure's own time (a delivery failure: the receipt's)
+failure-trend,14 days,\"from, to\",canned,Failure rate trend,passes: their own time; messages: the send's time
+carrier-delivery,1 day,\"from, to\",canned,Outbound delivery by carrier,the send's time; receipts without a send (no_send): the receipt's
+delivery-latency,1 day,\"from, to\",canned,Delivery latency,the send's time
+subscriptions,1 day,\"from, to\",canned,Subscriptions by campaign,each subscription's own time
+retries,1 day,\"from, to\",canned,Retried postbacks,each postback's own time
+import-health,1 day,\"from, to\",canned,Import health,the run's start
 ";
+
+/// Which clock dates each canned report's rows, in the order of `report list`.
+const DATED_BY: [&str; 11] = [
+    "the send's time; receipts without a send: the receipt's; the rest: their own",
+    "each pass's own time",
+    "each pass's own time",
+    "each failure's own time (a delivery failure: the receipt's)",
+    "each failure's own time (a delivery failure: the receipt's)",
+    "passes: their own time; messages: the send's time",
+    "the send's time; receipts without a send (no_send): the receipt's",
+    "the send's time",
+    "each subscription's own time",
+    "each postback's own time",
+    "the run's start",
+];
 
 #[test]
 fn list_prints_the_canned_reports_then_the_users() {
@@ -448,7 +469,7 @@ fn list_prints_the_canned_reports_then_the_users() {
             &["list", "--format", "csv", "--reports-dir", "fixture/user"]
         ),
         format!(
-            "{CANNED_LIST}outbound-by-channel,2 days,\"from, to, days, tz\",{user},Outbound postbacks by channel\n"
+            "{CANNED_LIST}outbound-by-channel,2 days,\"from, to, days, tz\",{user},Outbound postbacks by channel,\n"
         )
     );
 }
@@ -530,7 +551,7 @@ fn a_broken_header_is_an_error_naming_the_file_and_line() {
     assert_eq!(
         header_error("mine.sql", &broken),
         "postback-archive: error: mine/mine.sql:4: unknown header key `owner`; the keys are name, title, \
-         description, param, period, chart, chart-x, chart-series, chart-label\n"
+         description, dated-by, param, period, chart, chart-x, chart-series, chart-label\n"
     );
     assert_eq!(
         header_error(
@@ -744,7 +765,7 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
          2026-11-01,Email,3,2,0,40.0,11.8,76.9\n2026-11-01,Phone,1,1,0,50.0,9.5,90.5\n"
     );
 
-    let rows = [18, 2, 25, 7, 6, 14, 4, 2, 2, 1, 0];
+    let rows = [21, 2, 25, 7, 6, 14, 4, 2, 2, 1, 0];
     let expected_reports: Vec<serde_json::Value> = reports
         .iter()
         .zip(rows)
@@ -762,6 +783,7 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
                 "retries" => "Retried postbacks",
                 _ => "Import health",
             };
+            let dated_by = DATED_BY[reports.iter().position(|r| r == name).unwrap()];
             let files = ["csv", "tsv", "json", "jsonl", "md"].map(|ext| format!("{name}.{ext}"));
             let from = if *name == "failure-trend" {
                 "2026-10-19"
@@ -769,8 +791,8 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
                 "2026-11-01"
             };
             serde_json::json!({
-                "name": name, "title": title, "source": "canned", "from": from, "to": "2026-11-01",
-                "rows": rows, "files": files,
+                "name": name, "title": title, "dated_by": dated_by, "source": "canned",
+                "from": from, "to": "2026-11-01", "rows": rows, "files": files,
             })
         })
         .collect();
@@ -821,7 +843,11 @@ fn daily_writes_every_report_in_every_format_with_a_summary_and_a_manifest() {
         summary["key_figures"][5],
         serde_json::json!({"figure": "pass failure rate", "value": "42.9% (3 of 7; 95% CI 15.8-75.0%)"})
     );
-    assert_eq!(summary["key_figures"].as_array().unwrap().len(), 18);
+    assert_eq!(
+        summary["key_figures"][11],
+        serde_json::json!({"figure": "delivery rate", "value": "57.1% (4 of 7; 95% CI 25.0-84.2%)"})
+    );
+    assert_eq!(summary["key_figures"].as_array().unwrap().len(), 21);
 }
 
 #[test]
@@ -857,8 +883,11 @@ fn daily_summary_reads_as_a_page() {
 | send failure rate | 11.1% (1 of 9; 95% CI 2.0-43.5%) |
 | messages delivered | 4 |
 | delivery failures | 3 |
-| delivery rate | 50.0% (4 of 8; 95% CI 21.5-78.5%) |
+| delivery rate | 57.1% (4 of 7; 95% CI 25.0-84.2%) |
 | sends without receipt | 1 |
+| receipts without a send | 0 |
+| receipts without a send: delivered | 0 |
+| receipts without a send: delivery failures | 0 |
 | median delivery latency | 30.0 s |
 | messages received | 1 |
 | subscribes | 3 |
@@ -867,19 +896,19 @@ fn daily_summary_reads_as_a_page() {
 
 ## Reports
 
-| report | title | period | rows | files |
-|---|---|---|--:|---|
-| key-figures | Key figures | 2026-11-01 | 18 | {} |
-| pass-volume | Pass generation by day and reference type | 2026-11-01 | 2 | {} |
-| pass-volume-hourly | Pass generation by hour | 2026-11-01 | 25 | {} |
-| failure-codes | Failure codes | 2026-11-01 | 7 | {} |
-| failure-reasons | Failure reasons | 2026-11-01 | 6 | {} |
-| failure-trend | Failure rate trend | 2026-10-19 to 2026-11-01 | 14 | {} |
-| carrier-delivery | Outbound delivery by carrier | 2026-11-01 | 4 | {} |
-| delivery-latency | Delivery latency | 2026-11-01 | 2 | {} |
-| subscriptions | Subscriptions by campaign | 2026-11-01 | 2 | {} |
-| retries | Retried postbacks | 2026-11-01 | 1 | {} |
-| import-health | Import health | 2026-11-01 | 0 | {} |
+| report | title | dated by | period | rows | files |
+|---|---|---|---|--:|---|
+| key-figures | Key figures | the send's time; receipts without a send: the receipt's; the rest: their own | 2026-11-01 | 21 | {} |
+| pass-volume | Pass generation by day and reference type | each pass's own time | 2026-11-01 | 2 | {} |
+| pass-volume-hourly | Pass generation by hour | each pass's own time | 2026-11-01 | 25 | {} |
+| failure-codes | Failure codes | each failure's own time (a delivery failure: the receipt's) | 2026-11-01 | 7 | {} |
+| failure-reasons | Failure reasons | each failure's own time (a delivery failure: the receipt's) | 2026-11-01 | 6 | {} |
+| failure-trend | Failure rate trend | passes: their own time; messages: the send's time | 2026-10-19 to 2026-11-01 | 14 | {} |
+| carrier-delivery | Outbound delivery by carrier | the send's time; receipts without a send (no_send): the receipt's | 2026-11-01 | 4 | {} |
+| delivery-latency | Delivery latency | the send's time | 2026-11-01 | 2 | {} |
+| subscriptions | Subscriptions by campaign | each subscription's own time | 2026-11-01 | 2 | {} |
+| retries | Retried postbacks | each postback's own time | 2026-11-01 | 1 | {} |
+| import-health | Import health | the run's start | 2026-11-01 | 0 | {} |
 ",
             link("key-figures"),
             link("pass-volume"),

@@ -153,8 +153,9 @@ fn key_figures_count_send_and_delivery_failures_apart_and_the_undated() {
     let work = fixture();
     // 14 postbacks carry no time: 9 saved-MMS results, 2 E101, 1 older-edition SUB, 2
     // EMAIL_SUB. Of 29 messages sent: 5 delivered, 17 not, 2 without a receipt, 5 of
-    // unknown outcome; 13 send notifications say not sent. The 27 latencies' median is
-    // the 14th: 40 s.
+    // unknown outcome; 13 send notifications say not sent. The delivery rate is of the
+    // 22 delivered or not. The receipt of T16, delivered, has no send. The 27
+    // latencies' median is the 14th: 40 s.
     assert_eq!(
         rows(&work, "key-figures"),
         [
@@ -169,8 +170,11 @@ fn key_figures_count_send_and_delivery_failures_apart_and_the_undated() {
             "send failure rate,31.0% (13 of 42; 95% CI 19.1-46.0%)",
             "messages delivered,5",
             "delivery failures,17",
-            "delivery rate,17.2% (5 of 29; 95% CI 7.6-34.5%)",
+            "delivery rate,22.7% (5 of 22; 95% CI 10.1-43.4%)",
             "sends without receipt,2",
+            "receipts without a send,1",
+            "receipts without a send: delivered,1",
+            "receipts without a send: delivery failures,0",
             "median delivery latency,40.0 s",
             "messages received,2",
             "subscribes,4",
@@ -272,21 +276,24 @@ fn failure_reasons_give_the_status_details_per_code_and_status() {
 #[test]
 fn carrier_delivery_follows_each_send_per_spid_and_never_delivers_more_than_sent() {
     let work = fixture();
-    // A generic SPID names its country; an SPID in neither Appendix E, and a send
-    // without SPID, get rows of their own. Every send is in exactly one column.
+    // A generic SPID names its country, and 0001000 the older edition's other one; an
+    // SPID in neither Appendix E, and a send without SPID, get rows of their own. Every
+    // send is in exactly one column; the delivered share is of those delivered or not
+    // (none of 0001000's). The receipt of T16 (AT&T, delivered) has no send: no_send.
     assert_eq!(
         rows(&work, "carrier-delivery"),
         [
-            "0001570,United States,T-Mobile,18,4,2,8,4,0,11.1,66.7,43.7,83.7",
-            "0044000,United Kingdom,All Carriers in United Kingdom,15,5,2,6,2,0,13.3,73.3,48.0,89.1",
-            "0001470,United States,AT&T,9,3,1,3,0,2,11.1,66.7,35.4,87.9",
-            "0001000,United States,All Carriers in United States,3,1,0,0,2,0,0.0,33.3,6.1,79.2",
-            "0009999,,SPID in neither Appendix E,1,0,0,0,1,0,0.0,0.0,0.0,79.3",
-            ",,no SPID,1,0,0,0,1,0,0.0,0.0,0.0,79.3",
+            "0001570,United States,T-Mobile,18,4,2,8,4,0,20.0,5.7,51.0,0,0,0",
+            "0044000,United Kingdom,All Carriers in United Kingdom,15,5,2,6,2,0,25.0,7.1,59.1,0,0,0",
+            "0001470,United States,AT&T,9,3,1,3,0,2,25.0,4.6,69.9,1,1,0",
+            "0001000,United States,All Carriers in United States (older edition: All Carriers \
+             in Canada),3,1,0,0,2,0,,,,0,0,0",
+            "0009999,,SPID in neither Appendix E,1,0,0,0,1,0,,,,0,0,0",
+            ",,no SPID,1,0,0,0,1,0,,,,0,0,0",
         ]
     );
-    // T01 has two receipts (delivered, then failed) and counts once, as delivered; the
-    // receipt of T16 has no send in the archive and counts nowhere.
+    // T01 has two receipts (delivered, then failed) and counts once, as delivered: its
+    // second receipt follows a send, so it is no receipt without a send either.
     assert_eq!(
         work.value(
             "SELECT count(*) FROM message_sends(TIMESTAMP '2026-11-03', TIMESTAMP '2026-11-04')
@@ -294,14 +301,23 @@ fn carrier_delivery_follows_each_send_per_spid_and_never_delivers_more_than_sent
         ),
         "1"
     );
+    assert_eq!(
+        work.rows(
+            "SELECT tracking_id, delivery_outcome
+             FROM receipts_without_send(TIMESTAMP '2026-11-03', TIMESTAMP '2026-11-05')"
+        ),
+        ["T16|delivered"]
+    );
 }
 
 #[test]
 fn failure_trend_delivery_latency_subscriptions_and_retries_on_the_fixture() {
     let work = fixture();
+    // 47 send notifications, 35 of them with an outcome (13 not sent, 5 delivered, 17
+    // not delivered), 30 of those failed.
     assert_eq!(
         rows(&work, "failure-trend"),
-        ["2026-11-03,6,4,66.7,30.0,90.3,47,30,63.8,49.5,76.0"]
+        ["2026-11-03,6,4,66.7,30.0,90.3,47,35,30,85.7,70.6,93.7"]
     );
     // SMS: 10, 20, 30, 40, 60, 60, 120 s; p95 at 0.95 * 6 = 5.7: 60 + 0.7 * 60 = 102.
     // MMS and DDM: 20 latencies, median (35 + 40) / 2; p95 at 18.05: 3600 + 0.05 * 10800.

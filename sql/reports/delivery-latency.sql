@@ -6,6 +6,7 @@
 --   it came after the period: median and 95th percentile in seconds, and how many
 --   sends have no receipt in the archive (or no TRACKINGID to find one by). Postbacks
 --   are dated by their own TIMESTAMP, or by when they arrived if they have none.
+-- dated-by: the send's time
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day

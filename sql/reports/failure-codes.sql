@@ -8,6 +8,7 @@
 --   failures, first and last seen (local time), the change against the period of as
 --   many days just before, and its documented meaning. Postbacks are dated by their own
 --   TIMESTAMP, or by when they arrived if they have none (E101 and E00x carry none).
+-- dated-by: each failure's own time (a delivery failure: the receipt's)
 -- param: from           first instant of the period (UTC)
 -- param: to             first instant after the period (UTC)
 -- param: previous_from  first instant of the period of as many days just before (UTC)

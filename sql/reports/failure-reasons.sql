@@ -5,6 +5,7 @@
 --   each came and its share of that code and STATUS's failures; `(none given)` counts
 --   the failures without one. Postbacks are dated by their own TIMESTAMP, or by when
 --   they arrived if they have none.
+-- dated-by: each failure's own time (a delivery failure: the receipt's)
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day

@@ -3,6 +3,7 @@
 -- description: The import runs that started in the period: when (local time), how they
 --   ended, the files they saw, skipped as unchanged and read, the postbacks they stored
 --   and the copies they found, and the problems in input files by kind.
+-- dated-by: the run's start
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day

@@ -7,11 +7,16 @@
 --   edition of the documentation defines. Passes: generated (N801) and failed (N802,
 --   N803, N811). Messages (SMS, MMS, DDM): sent and send failures are send
 --   notifications (N101, N201, N501 Message Sent; E101, E201, E501, E999 and N101, N201
---   Message Failed); each message sent is followed by its TRACKINGID to its first
---   receipt, however late: delivered, or a delivery failure (E102, E202, E502, N102
---   Expired or Rejected, N202 Message Sent/Failed), or none (also when it has no
---   TRACKINGID). The delivery rate is over the messages sent. Rates show their counts
---   and a 95% Wilson interval.
+--   Message Failed), dated by the send; each message sent is followed by its TRACKINGID
+--   to its first receipt, however late: delivered, or a delivery failure (E102, E202,
+--   E502, N102 Expired or Rejected, N202 Message Sent/Failed), or none yet (sends
+--   without receipt, also when it has no TRACKINGID). The delivery rate is over the
+--   messages whose receipt came: delivered / (delivered + delivery failures). Receipts
+--   without a send are the period's receipts, dated by the receipt, whose send is not
+--   in the archive (no send with their TRACKINGID at or before them), delivered and
+--   failed apart. Rates show their counts and a 95% Wilson interval.
+-- dated-by: the send's time; receipts without a send: the receipt's; the rest:
+--   their own
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day
@@ -37,6 +42,12 @@ sends AS (
            median(latency_seconds) AS latency
     FROM message_sends($from, $to)
 ),
+without_send AS (
+    SELECT count(*) AS receipts,
+           count(*) FILTER (WHERE delivery_outcome = 'delivered') AS delivered,
+           count(*) FILTER (WHERE delivery_outcome = 'not_delivered') AS failed
+    FROM receipts_without_send($from, $to)
+),
 figures (position, figure, value) AS (
     SELECT 1, 'postbacks', postbacks::VARCHAR FROM dated
     UNION ALL SELECT 2, 'postbacks dated by arrival', by_arrival::VARCHAR FROM dated
@@ -49,17 +60,22 @@ figures (position, figure, value) AS (
     UNION ALL SELECT 9, 'send failure rate', rate_text(send_failed, sent + send_failed) FROM sends
     UNION ALL SELECT 10, 'messages delivered', delivered::VARCHAR FROM sends
     UNION ALL SELECT 11, 'delivery failures', delivery_failed::VARCHAR FROM sends
-    UNION ALL SELECT 12, 'delivery rate', rate_text(delivered, sent) FROM sends
+    UNION ALL SELECT 12, 'delivery rate',
+        rate_text(delivered, delivered + delivery_failed) FROM sends
     UNION ALL SELECT 13, 'sends without receipt', no_receipt::VARCHAR FROM sends
-    UNION ALL SELECT 14, 'median delivery latency',
+    UNION ALL SELECT 14, 'receipts without a send', receipts::VARCHAR FROM without_send
+    UNION ALL SELECT 15, 'receipts without a send: delivered', delivered::VARCHAR FROM without_send
+    UNION ALL SELECT 16, 'receipts without a send: delivery failures', failed::VARCHAR
+        FROM without_send
+    UNION ALL SELECT 17, 'median delivery latency',
         coalesce(round(latency, 1)::VARCHAR || ' s', 'n/a') FROM sends
-    UNION ALL SELECT 15, 'messages received', count(*)::VARCHAR
+    UNION ALL SELECT 18, 'messages received', count(*)::VARCHAR
         FROM inbound_messages WHERE event_at >= $from AND event_at < $to
-    UNION ALL SELECT 16, 'subscribes', count(*) FILTER (WHERE action = 'subscribe')::VARCHAR
+    UNION ALL SELECT 19, 'subscribes', count(*) FILTER (WHERE action = 'subscribe')::VARCHAR
         FROM subscriptions WHERE event_at >= $from AND event_at < $to
-    UNION ALL SELECT 17, 'unsubscribes', count(*) FILTER (WHERE action = 'unsubscribe')::VARCHAR
+    UNION ALL SELECT 20, 'unsubscribes', count(*) FILTER (WHERE action = 'unsubscribe')::VARCHAR
         FROM subscriptions WHERE event_at >= $from AND event_at < $to
-    UNION ALL SELECT 18, 'retried copies', count(*)::VARCHAR
+    UNION ALL SELECT 21, 'retried copies', count(*)::VARCHAR
         FROM duplicates d JOIN postback_outcomes p ON p.postback_id = d.postback_id
         WHERE p.event_at >= $from AND p.event_at < $to
 )

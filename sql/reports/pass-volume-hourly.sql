@@ -5,6 +5,7 @@
 --   interval. The hour is the local start with its UTC offset, so the hour repeated
 --   when daylight saving ends appears twice (01:00-04:00, then 01:00-05:00). Passes are
 --   dated by their TIMESTAMP, or by when they arrived if they have none.
+-- dated-by: each pass's own time
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day

@@ -6,6 +6,7 @@
 --   its 95% Wilson interval. A pass is decided by its STATUSCODE, not its CODE. Passes
 --   are dated by their TIMESTAMP, or by when they arrived if they have none. Days and
 --   types without passes are left out; pass-volume-hourly has every hour of a day.
+-- dated-by: each pass's own time
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day

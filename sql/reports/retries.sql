@@ -5,6 +5,7 @@
 --   retries every 5 minutes, up to 5 times, when your endpoint does not answer, so
 --   copies point at an endpoint that failed or was slow. Every day appears. Postbacks
 --   are dated by their own TIMESTAMP, or by when they arrived if they have none.
+-- dated-by: each postback's own time
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day

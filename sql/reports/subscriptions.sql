@@ -7,6 +7,7 @@
 --   none (every EMAIL_SUB, and SUB of the older edition). A newer-edition EMAIL_SUB
 --   carries only EMAIL and CAMPAIGNID, so a repeated opt-in looks exactly like the
 --   platform's retry of the first: it is stored once, its copy counted under retries.
+-- dated-by: each subscription's own time
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day

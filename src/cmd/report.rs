@@ -22,6 +22,7 @@ A report is a SQL file that starts with a header of `-- key: value` lines:
   -- name: top-keywords                (the file must be top-keywords.sql)
   -- title: Top inbound keywords
   -- description: Inbound messages per keyword in the period.
+  -- dated-by: each message's own time  (optional: which clock puts a row in the period)
   -- param: from   first instant of the period
   -- param: to     first instant after the period
   -- period: 7 days                    (optional: days covered when --from is not given)
@@ -83,7 +84,7 @@ enum ReportCommand {
     Daily(DailyArgs),
 }
 
-/// List the canned reports, then yours.
+/// List the canned reports, then yours, each with the clock that dates its rows.
 #[derive(Debug, Args)]
 struct ListArgs {
     /// How to print the list.
@@ -179,7 +180,15 @@ fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<Outcome> {
         type_name: "VARCHAR".to_string(),
         numeric: false,
     };
-    let columns = ["name", "period", "parameters", "source", "title"].map(column);
+    let columns = [
+        "name",
+        "period",
+        "parameters",
+        "source",
+        "title",
+        "dated_by",
+    ]
+    .map(column);
     let mut sink = output::open(args.format, &Destination::Stdout)?;
     let printed = sink.begin(&columns).and_then(|()| {
         catalog.reports().iter().try_for_each(|report| {
@@ -196,6 +205,7 @@ fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<Outcome> {
                 Cell::Text(params.join(", ")),
                 Cell::Text(report.source_label()),
                 Cell::Text(report.header.title.clone()),
+                Cell::Text(report.header.dated_by.clone()),
             ])
         })
     });

@@ -14,11 +14,15 @@ use chrono_tz::Tz;
 pub use crate::output::FileFormat;
 use crate::output::{self, Destination, OutputError, RowSink, StagedFolder};
 use crate::store::Archive;
-use crate::store::report_inputs::{ArchiveState, PeriodCounts, archive_state, period_counts};
+use crate::store::report_inputs::{
+    ArchiveState, PeriodCounts, archive_state, dated_by_arrival_per_code, period_counts,
+};
 use crate::store::runs::RunStatus;
 use crate::value::{Cell, Column, RowReceiver};
 
-use super::day::{DayFacts, WrittenReport, is_key_figures};
+use super::day::{
+    ARRIVAL_WARNING_PERCENT, DayFacts, WrittenReport, dominated_by_arrival, is_key_figures, percent,
+};
 use super::period::Period;
 use super::{Catalog, Collected, Report, ReportError, page, run_report, summary};
 
@@ -61,7 +65,12 @@ pub fn write_daily(
     refuse_folder_holding_archive(archive, config)?;
     let day = Period::ending(config.date, 1, config.zone);
     let state = archive_state(archive)?;
-    let counts = period_counts(archive, day.starts().naive_utc(), day.ends().naive_utc())?;
+    let (from, to) = (day.starts().naive_utc(), day.ends().naive_utc());
+    let counts = period_counts(archive, from, to)?;
+    let arrival_codes = match dominated_by_arrival(counts.postbacks, counts.dated_by_arrival) {
+        true => dated_by_arrival_per_code(archive, from, to)?,
+        false => Vec::new(),
+    };
     let target = config.out_dir.join(config.date.to_string());
     let folder_error = |source| ReportError::Folder {
         path: target.clone(),
@@ -84,7 +93,7 @@ pub fn write_daily(
         period: day,
         postbacks: counts.postbacks,
         dated_by_arrival: counts.dated_by_arrival,
-        notices: notices(&day, &counts, &state),
+        notices: notices(&day, &counts, &arrival_codes, &state),
         key_figures: key_figures(&written),
     };
     let mut files: Vec<String> = written.iter().flat_map(|w| w.files.clone()).collect();
@@ -223,8 +232,15 @@ impl RowReceiver for Fanout {
     }
 }
 
-/// What the reader of the day's reports must be told before reading them.
-fn notices(day: &Period, counts: &PeriodCounts, state: &ArchiveState) -> Vec<String> {
+/// What the reader of the day's reports must be told before reading them; a day
+/// dominated by postbacks dated by their arrival is warned of first, with
+/// `arrival_codes`, their count per code.
+fn notices(
+    day: &Period,
+    counts: &PeriodCounts,
+    arrival_codes: &[(String, i64)],
+    state: &ArchiveState,
+) -> Vec<String> {
     let mut notices = Vec::new();
     if counts.postbacks == 0 {
         notices.push(format!(
@@ -232,7 +248,9 @@ fn notices(day: &Period, counts: &PeriodCounts, state: &ArchiveState) -> Vec<Str
             day.describe()
         ));
     }
-    if counts.dated_by_arrival > 0 {
+    if dominated_by_arrival(counts.postbacks, counts.dated_by_arrival) {
+        notices.push(arrival_warning(counts, arrival_codes));
+    } else if counts.dated_by_arrival > 0 {
         notices.push(format!(
             "{} of the day's {} postbacks carry no timestamp of their own (EMAIL_SUB, older-edition SUB, saved-MMS results, MMS send failures): the reports date them by when they arrived (received_at; for imported files, the file's modification time).",
             counts.dated_by_arrival, counts.postbacks
@@ -259,6 +277,21 @@ fn notices(day: &Period, counts: &PeriodCounts, state: &ArchiveState) -> Vec<Str
         Some(_) => {}
     }
     notices
+}
+
+/// `Warning: 400 of the day's 413 postbacks (96.9%) ...`, with their count per code.
+fn arrival_warning(counts: &PeriodCounts, arrival_codes: &[(String, i64)]) -> String {
+    let per_code: Vec<String> = arrival_codes
+        .iter()
+        .map(|(code, postbacks)| format!("{code} {postbacks}"))
+        .collect();
+    format!(
+        "Warning: {} of the day's {} postbacks ({}) carry no timestamp of their own and are dated by when they arrived, by code: {}. More than {ARRIVAL_WARNING_PERCENT}% of a day is unusual: files copied without their modification times (cp without -p, rsync without -t) put every such postback of an archive on the day of the copy. If that happened, this day's send failures (E101), subscriptions and saved-MMS results are not this day's; the README's \"Keeping file times\" says how to copy an archive.",
+        counts.dated_by_arrival,
+        counts.postbacks,
+        percent(counts.dated_by_arrival, counts.postbacks),
+        per_code.join(", ")
+    )
 }
 
 /// The key-figures report as (figure, value) pairs.

@@ -9,6 +9,7 @@
 //! -- title: Failure codes
 //! -- description: Every failure notification code of the period, with its share and
 //! --   the change against the previous period of the same length.
+//! -- dated-by: each failure's own time
 //! -- param: from  first instant of the period (UTC)
 //! -- param: to    first instant after the period (UTC)
 //! -- period: 1 day
@@ -85,6 +86,9 @@ pub struct Header {
     pub name: String,
     pub title: String,
     pub description: String,
+    /// Which clock puts a row in the period (`-- dated-by:`): the send's time, the
+    /// receipt's, each postback's own. Empty when the header does not say.
+    pub dated_by: String,
     pub params: Vec<Param>,
     /// How many days the report covers when no `--from` is given (`-- period:`).
     pub period_days: u32,
@@ -100,7 +104,7 @@ pub struct HeaderError {
 }
 
 const KEYS: &str =
-    "name, title, description, param, period, chart, chart-x, chart-series, chart-label";
+    "name, title, description, dated-by, param, period, chart, chart-x, chart-series, chart-label";
 
 /// One `-- key: value` entry, its continuation lines joined.
 struct Entry {
@@ -116,6 +120,7 @@ pub fn parse(sql: &str) -> Result<Header, HeaderError> {
         name: String::new(),
         title: String::new(),
         description: String::new(),
+        dated_by: String::new(),
         params: Vec::new(),
         period_days: 1,
         chart: None,
@@ -140,6 +145,7 @@ pub fn parse(sql: &str) -> Result<Header, HeaderError> {
             "name" => header.name = report_name(entry)?,
             "title" => header.title = value,
             "description" => header.description = value,
+            "dated-by" => header.dated_by = value,
             "param" => header.params.push(param(entry, &header.params)?),
             "period" => header.period_days = period_days(entry)?,
             "chart" => chart.kind = Some((entry.line, chart_kind(entry)?)),
@@ -363,6 +369,8 @@ mod tests {
 -- title: Failure codes
 -- description: Every failure code,
 --   with its share.
+-- dated-by: each failure's
+--   own time
 --
 -- param: from  first instant
 -- param: to    first instant after
@@ -381,6 +389,7 @@ SELECT 1
         let header = parse(GOOD).unwrap();
         assert_eq!(header.name, "failure-codes");
         assert_eq!(header.description, "Every failure code, with its share.");
+        assert_eq!(header.dated_by, "each failure's own time");
         assert_eq!(
             header.params,
             [
@@ -415,31 +424,31 @@ SELECT 1
         let with = |line: &str| GOOD.replacen("-- period: 7 days", line, 1);
         assert_eq!(
             error_of(&with("-- period: a week")),
-            "8: expected `-- period: N days` with N from 1 to 366, found `a week`"
+            "10: expected `-- period: N days` with N from 1 to 366, found `a week`"
         );
         assert_eq!(
             error_of(&with("-- owner: me")),
-            "8: unknown header key `owner`; the keys are name, title, description, param, period, chart, chart-x, chart-series, chart-label"
+            "10: unknown header key `owner`; the keys are name, title, description, dated-by, param, period, chart, chart-x, chart-series, chart-label"
         );
         assert_eq!(
             error_of(&with("-- just words")),
-            "8: expected `-- key: value`, found `-- just words`; the keys are name, title, description, param, period, chart, chart-x, chart-series, chart-label"
+            "10: expected `-- key: value`, found `-- just words`; the keys are name, title, description, dated-by, param, period, chart, chart-x, chart-series, chart-label"
         );
         assert_eq!(
             error_of(&with("-- param: carrier which carrier")),
-            "8: unknown parameter `carrier`; a report can use from, to, days, previous_from, tz"
+            "10: unknown parameter `carrier`; a report can use from, to, days, previous_from, tz"
         );
         assert_eq!(
             error_of(&with("-- title: again")),
-            "8: `title` is given twice (first on line 2)"
+            "10: `title` is given twice (first on line 2)"
         );
         assert_eq!(
             error_of(&with("-- param: to")),
-            "8: parameter `to` is declared twice"
+            "10: parameter `to` is declared twice"
         );
         assert_eq!(
             error_of(&with("-- chart: pie")),
-            "8: unknown chart `pie`; use bars, stacked-bars or horizontal-bars"
+            "10: unknown chart `pie`; use bars, stacked-bars or horizontal-bars"
         );
         assert_eq!(
             error_of(&GOOD.replacen("failure-codes", "Failure Codes", 1)),
@@ -463,11 +472,11 @@ SELECT 1
         );
         assert_eq!(
             error_of(&GOOD.replacen("-- chart-x: code\n", "", 1)),
-            "9: a chart needs `-- chart-x: COLUMN` and `-- chart-series: COLUMN, ...`"
+            "11: a chart needs `-- chart-x: COLUMN` and `-- chart-series: COLUMN, ...`"
         );
         assert_eq!(
             error_of(&GOOD.replacen("-- chart-label: failures", "-- chart-label:", 1)),
-            "12: `chart-label` has no value"
+            "14: `chart-label` has no value"
         );
     }
 }

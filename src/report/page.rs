@@ -42,9 +42,10 @@ fn section(written: &mut WrittenReport<'_>) -> HtmlSection {
         id: written.report.name().to_string(),
         title: header.title.clone(),
         description: format!(
-            "{} Period: {}.",
+            "{} Period: {}.{}",
             header.description,
-            written.period.describe()
+            written.period.describe(),
+            dated_by_sentence(&header.dated_by)
         ),
         columns: kept.columns,
         rows: kept.rows,
@@ -52,6 +53,14 @@ fn section(written: &mut WrittenReport<'_>) -> HtmlSection {
             .chart
             .as_ref()
             .map(|chart| html_chart(chart, &header.title)),
+    }
+}
+
+/// ` Rows dated by the send's time.`, or nothing when the header does not say.
+fn dated_by_sentence(dated_by: &str) -> String {
+    match dated_by {
+        "" => String::new(),
+        clock => format!(" Rows dated by {clock}."),
     }
 }
 

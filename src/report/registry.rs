@@ -193,6 +193,8 @@ mod tests {
         assert_eq!(names, files);
         for report in catalog.reports() {
             assert!(!RESERVED.contains(&report.name()), "{}", report.name());
+            // Which clock dates the rows: the send's, the receipt's, the postback's own.
+            assert!(!report.header.dated_by.is_empty(), "{}", report.name());
         }
     }
 

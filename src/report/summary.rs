@@ -16,7 +16,7 @@ use super::day::{DayFacts, WrittenReport, subtitle, title};
 use super::period::{Period, local_rfc3339};
 
 /// `summary.md`: the title, the notices, the key figures and a table of the reports
-/// with links to their files.
+/// (with the clock that dates each one's rows) with links to their files.
 pub(super) fn markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> String {
     let lead = format!("{}.", subtitle(facts));
     let mut document = MarkdownDocument::new(&title(&facts.period), &lead);
@@ -43,6 +43,7 @@ pub(super) fn markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> Strin
             vec![
                 Cell::Text(w.report.name().to_string()),
                 Cell::Text(w.report.header.title.clone()),
+                Cell::Text(w.report.header.dated_by.clone()),
                 Cell::Text(period_label(&w.period)),
                 Cell::UInt(w.rows),
                 Cell::Text(links.join(" ")),
@@ -52,6 +53,7 @@ pub(super) fn markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> Strin
     let columns = [
         text_column("report"),
         text_column("title"),
+        text_column("dated by"),
         text_column("period"),
         Column {
             name: "rows".to_string(),
@@ -169,6 +171,8 @@ struct ImportRunJson {
 struct ReportJson<'a> {
     name: &'a str,
     title: &'a str,
+    /// Which clock puts a row in the period; empty when the report does not say.
+    dated_by: &'a str,
     source: String,
     from: String,
     to: String,
@@ -224,6 +228,7 @@ fn report_json<'a>(written: &'a WrittenReport<'a>) -> ReportJson<'a> {
     ReportJson {
         name: written.report.name(),
         title: &written.report.header.title,
+        dated_by: &written.report.header.dated_by,
         source: written.report.source_label(),
         from: written.period.first().to_string(),
         to: written.period.last().to_string(),

@@ -149,6 +149,27 @@ pub fn period_counts(
     Ok(counts)
 }
 
+/// The postbacks dated in `[from, to)` by their arrival, counted by `status_code`
+/// (`(none)` for a postback without one), most first: what the warning of a day
+/// dominated by them lists.
+pub fn dated_by_arrival_per_code(
+    archive: &Archive,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut statement = archive.connection().prepare(
+        "SELECT coalesce(status_code, '(none)') AS by_code, count(*) AS postbacks
+         FROM postback_outcomes
+         WHERE event_at >= ?1 AND event_at < ?2 AND dated_by = 'arrival'
+         GROUP BY by_code
+         ORDER BY postbacks DESC, by_code",
+    )?;
+    let rows = statement.query_map(params![timestamp(from), timestamp(to)], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// A stored run status; one that no version writes is an error naming it.
 fn run_status(name: &str) -> duckdb::Result<RunStatus> {
     RunStatus::from_name(name).ok_or_else(|| {

@@ -24,8 +24,9 @@ const SCHEMA_SQL_VERSION: u32 = 2;
 /// Every migration, in order: version N brings an archive from N-1 to N. Version 3
 /// adds the export state (`lake_exports`, `lake_files`), version 4 the fingerprint
 /// filters (`fingerprint_filters`), version 5 the folder ledger (`folders`,
-/// `files.folder_id`) and the journal of `compact` (`compactions`), in a new archive
-/// too.
+/// `files.folder_id`) and the journal of `compact` (`compactions`), version 6 the
+/// older edition's carrier names (`carriers.older_country`, `older_carrier`), in a new
+/// archive too.
 const MIGRATIONS: &[(u32, &str)] = &[
     (
         2,
@@ -39,6 +40,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         5,
         include_str!("../../sql/migrations/005-folder-ledger.sql"),
+    ),
+    (
+        6,
+        include_str!("../../sql/migrations/006-carrier-editions.sql"),
     ),
 ];
 
@@ -56,6 +61,11 @@ const REFERENCE_TABLES: [(&str, &str); 3] = [
     ),
     ("carriers", include_str!("../../data/carriers.csv")),
 ];
+
+/// The columns of the reference tables where an empty field of the CSV is NULL (the
+/// older edition names a SPID no differently); everywhere else it is the empty string
+/// (`code_statuses.status` of a `missing` or `other` rule).
+const NULL_WHEN_EMPTY: [&str; 2] = ["older_country", "older_carrier"];
 
 /// Bring a writable archive to [`SCHEMA_VERSION`], give it an `archive_id`, and
 /// refresh its reference tables and views.
@@ -253,9 +263,19 @@ fn refresh_reference_tables(conn: &Connection) -> Result<(), StoreError> {
 fn load_csv(conn: &Connection, table: &str, csv_text: &str) -> Result<(), StoreError> {
     let mut appender = conn.appender(table)?;
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let nullable: Vec<bool> = reader
+        .headers()
+        .expect("data/*.csv is valid CSV (checked by a test)")
+        .iter()
+        .map(|name| NULL_WHEN_EMPTY.contains(&name))
+        .collect();
     for record in reader.records() {
         let record = record.expect("data/*.csv is valid CSV (checked by a test)");
-        let values: Vec<&str> = record.iter().collect();
+        let values: Vec<Option<&str>> = record
+            .iter()
+            .zip(&nullable)
+            .map(|(value, &nullable)| (!(nullable && value.is_empty())).then_some(value))
+            .collect();
         let params: Vec<&dyn duckdb::ToSql> =
             values.iter().map(|v| v as &dyn duckdb::ToSql).collect();
         appender.append_row(params.as_slice())?;

@@ -271,13 +271,14 @@ pub fn duckdb_cli() -> Option<PathBuf> {
 }
 
 /// An upgraded archive is at the current schema version (migration 2, then 3, the
-/// export state, then 4, the fingerprint filters, then 5, the folder ledger) and has
-/// an archive id of 32 lowercase hex characters.
+/// export state, 4, the fingerprint filters, 5, the folder ledger, 6, the carriers'
+/// older names) and has an archive id of 32 lowercase hex characters.
 pub fn assert_current_schema_with_archive_id(work: &Workdir) {
     assert_eq!(
         work.value("SELECT value FROM archive_meta WHERE key = 'schema_version'"),
-        "5",
-        "migration 2, then 3 (the export state), 4 (the fingerprint filters), 5 (the folder ledger)"
+        "6",
+        "migration 2, then 3 (the export state), 4 (the fingerprint filters), 5 (the folder \
+         ledger), 6 (the carriers' older names)"
     );
     let id = work.value("SELECT value FROM archive_meta WHERE key = 'archive_id'");
     assert!(
