@@ -6,24 +6,31 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cmd::{self, Global, Outcome};
 
 const EXIT_STATUS: &str = "\
 Exit status:
-  0  success
+  0  success; serve: stopped by a signal after its requests in flight and a last import
   1  the command failed: bad arguments, a SQL error, or the archive is locked, missing or
      unwritable
-  2  import only: some input files had problems; they are listed above and in the
+  2  import: some input files had problems; they are listed above and in the
      import_errors table, and everything else was imported
   129, 130, 143
-     import only: stopped by SIGHUP, SIGINT or SIGTERM (128 + the signal's number); the
+     import: stopped by SIGHUP, SIGINT or SIGTERM (128 + the signal's number); the
      batches committed before it are kept, the run is marked interrupted, and the next
-     import finishes the job. A second signal ends the process at once
+     import finishes the job. import and serve: a second signal ends the process at
+     once with that status. Other commands are ended by the first, as any program is
 
-report daily exits 0 also for a day without postbacks: it writes the reports, a notice
-in their summary and a warning on stderr. When it exits 1, it wrote nothing.";
+report daily and report period exit 0 also for a period without postbacks: they write
+the reports, a notice in their summary and a warning on stderr. When they exit 1, they
+wrote nothing.
+
+Examples:
+  postback-archive import --allow-bad-input data/sample
+  postback-archive query \"SELECT origin, count(*) FROM postbacks GROUP BY ALL\"
+  postback-archive report daily --date 2026-11-03 --out-dir reports";
 
 /// The longest wait for another process's lock: a day, past which a nightly job has
 /// met the next one.
@@ -72,6 +79,8 @@ pub enum Command {
     Query(cmd::query::QueryArgs),
     Report(cmd::report::ReportArgs),
     Serve(cmd::serve::ServeArgs),
+    Completions(cmd::completions::CompletionsArgs),
+    Man(cmd::man::ManArgs),
 }
 
 /// The environment variable that grants SQL folders when `--allow-dir` is not given.
@@ -92,10 +101,32 @@ fn allowed_dirs(given: Vec<PathBuf>) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// What `--version` prints: the tool, the DuckDB it embeds, and what it writes: the
+/// archive's schema version and its storage format, which says which DuckDB releases
+/// open the archive (the question a user with their own DuckDB CLI has).
+fn long_version() -> String {
+    let duckdb = crate::store::duckdb_version()
+        .unwrap_or_else(|error| format!("(its version could not be read: {error})"));
+    format!(
+        "postback-archive {}\n\
+         DuckDB {duckdb}, embedded\n\
+         archive schema version {}\n\
+         storage version {}: DuckDB {} and later open the archives it writes\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::store::SCHEMA_VERSION,
+        crate::store::STORAGE_VERSION,
+        crate::store::STORAGE_VERSION_OPENED_BY,
+    )
+}
+
 /// Run the program and return its exit status.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(error) if error.kind() == clap::error::ErrorKind::DisplayVersion => {
+            print!("{}", long_version());
+            return ExitCode::SUCCESS;
+        }
         Err(error) => {
             let _ = error.print();
             return if error.use_stderr() {
@@ -119,6 +150,8 @@ pub fn main() -> ExitCode {
         Command::Query(args) => cmd::query::run(&global, args),
         Command::Report(args) => cmd::report::run(&global, args),
         Command::Serve(args) => cmd::serve::run(&global, args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Man(args) => cmd::man::run(&global, args, Cli::command()),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -327,7 +327,7 @@ fn remove_stale_staged(parent: &Path, name: &str) {
             .and_then(|n| n.strip_prefix(&prefix))
             .and_then(|rest| rest.strip_suffix(".compacting"))
             .and_then(|pid| pid.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !crate::store::process_is_running(pid)) {
+        if pid.is_some_and(|pid| !crate::disk::process_is_running(pid)) {
             let _ = fs::remove_file(entry.path());
         }
     }

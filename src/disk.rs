@@ -1,6 +1,7 @@
-//! Writing that survives a crash, shared by `serve` (each body) and `compact` (each
-//! tarball): a folder made durable after an entry of it changed, and a rename that
-//! never replaces what is already there.
+//! Writing that survives a crash, shared by `serve` (each body), `compact` (each
+//! tarball) and the staged report folders: a folder made durable after an entry of it
+//! changed, a rename that never replaces what is already there, and whether the process
+//! that left a hidden file behind is still running.
 
 use std::fs::File;
 use std::io;
@@ -33,6 +34,17 @@ pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
 fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
     std::fs::hard_link(from, to)?;
     std::fs::remove_file(from)
+}
+
+/// Whether a process with this id exists (Linux `/proc`; elsewhere, assume it does,
+/// which leaves a stale file rather than removing a live one's). How `compact` and the
+/// staged report folders tell what a killed run left behind from what a running one
+/// is writing.
+pub fn process_is_running(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    pid == std::process::id()
+        || !proc_root.join("self").exists()
+        || proc_root.join(pid.to_string()).exists()
 }
 
 #[cfg(test)]

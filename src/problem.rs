@@ -227,6 +227,12 @@ impl FromIterator<Problem> for Problems {
     }
 }
 
+/// `path` as text for a message, with control characters escaped (as [`printable`]) and
+/// bytes that are not UTF-8 shown as `�`: how every message names a file.
+pub fn shown(path: &std::path::Path) -> String {
+    printable(&path.to_string_lossy()).into_owned()
+}
+
 /// `text` with control characters (newline, tab, escape, …) written as escapes such as
 /// `\n` or `\u{1b}`, so that a file name cannot forge a line of output or drive the
 /// terminal. Everything else, multibyte characters included, is left as it is.

@@ -599,7 +599,7 @@ fn a_day_dominated_by_postbacks_dated_by_arrival_is_warned_of_with_their_codes()
          day is unusual: files copied without their modification times (cp without -p, rsync \
          without -t) put every such postback of an archive on the day of the copy. If that \
          happened, this day's send failures (E101), subscriptions and saved-MMS results are \
-         not this day's; the README's \"Keeping file times\" says how to copy an archive.";
+         not this day's; \"Keeping file times\" in docs/guide/import.md says how to copy an archive.";
     let (summary, page) = daily("2026-11-05");
     assert!(
         summary.starts_with(&format!(

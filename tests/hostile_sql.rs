@@ -539,8 +539,8 @@ fn daily_never_replaces_a_folder_holding_the_archive() {
         ),
         format!(
             "postback-archive: error: no reports written; out/2026-11-03 is as it was: \
-             out/2026-11-03 holds the archive {}, and report daily replaces that folder whole; \
-             pass an --out-dir whose day folders do not hold the archive\n",
+             out/2026-11-03 holds the archive {}, and a report folder is replaced whole; \
+             pass an --out-dir whose report folders do not hold the archive\n",
             text(&std::fs::canonicalize(work.db()).unwrap())
         )
     );

@@ -14,6 +14,12 @@ use crate::discover::{Compression, resolve_roots};
 use crate::problem::printable;
 use crate::store::Archive;
 
+const EXAMPLES: &str = "\
+Examples:
+  postback-archive compact /srv/postbacks
+  postback-archive compact --older-than 30 --dry-run /srv/postbacks/2026
+  postback-archive --quiet compact --format gz /srv/postbacks";
+
 /// Roll each folder under PATH whose files are all in the archive into one tarball
 /// beside it (2026/11/15/ becomes 2026/11/15.tar.zst, its members 15/NAME, each the
 /// original file byte for byte with its modification time). The tarball is written,
@@ -21,12 +27,8 @@ use crate::store::Archive;
 /// members, so `import` reads none of them again. Folders changed within
 /// --older-than days, files with problems, and other files stay where they are; a
 /// folder with a file not imported yet is left whole.
-///
-/// Examples:
-///   postback-archive compact /srv/postbacks
-///   postback-archive compact --older-than 30 --dry-run /srv/postbacks/2026
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, after_help = EXAMPLES)]
 pub struct CompactArgs {
     /// The archive folders to compact (those of the archive at or below them).
     #[arg(required = true, value_name = "PATH")]

@@ -9,7 +9,8 @@ use clap::Args;
 use super::{Global, Outcome};
 use crate::lake::Lake;
 use crate::lake::export::{ExportSummary, export};
-use crate::store::{Archive, shown};
+use crate::problem::shown;
+use crate::store::Archive;
 
 const EXPORT: &str = "\
 The lake is a folder of Hive-partitioned Parquet files:
@@ -33,7 +34,7 @@ reports over it: postback-archive report daily --lake DIR --out-dir reports
 
 Examples:
   postback-archive export --to /srv/lake
-  postback-archive export --to /srv/lake && aws s3 sync --exclude '.*' /srv/lake s3://bucket/postbacks";
+  postback-archive report daily --lake /srv/lake --date 2026-11-03 --out-dir reports";
 
 /// Write what imports added since the last export into a lake of Parquet files that
 /// Spark, Trino and DuckDB read.

@@ -16,12 +16,20 @@ use crate::signals::Stop;
 use crate::store::runs::RunCounters;
 use crate::store::writer::{BATCH_FILES, DEFAULT_MEMORY_LIMIT_MB};
 
+const EXAMPLES: &str = "\
+Examples:
+  postback-archive import /var/postbacks
+  postback-archive --quiet import --allow-bad-input /var/postbacks 2026/11/ extra/one.xml
+  postback-archive import --rescan --threads 4 /var/postbacks";
+
 /// Import postback files: every *.xml and *.xml.gz under the given directories (and
-/// files named directly). Files unchanged since the last import are skipped without
-/// being read; each postback is stored once, and every retried copy is recorded in
-/// `duplicates`. Problems in input files are reported, recorded in `import_errors`,
-/// and never stop the run.
+/// files named directly), and the members of tarballs (.tar, .tar.gz, .tar.zst).
+/// Folders unchanged since the last import are not listed, and files unchanged are
+/// skipped without being read; each postback is stored once, and every retried copy
+/// is recorded in `duplicates`. Problems in input files are reported, recorded in
+/// `import_errors`, and never stop the run.
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
 pub struct ImportArgs {
     /// Files and directories to import.
     #[arg(required = true, value_name = "PATH")]

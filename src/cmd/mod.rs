@@ -1,9 +1,11 @@
 //! One module per subcommand: its arguments (with their `--help` text), then `run`;
 //! and what every command shares: the global settings and how a command ended.
 
+pub mod completions;
 pub mod compact;
 pub mod export;
 pub mod import;
+pub mod man;
 pub mod query;
 pub mod report;
 pub mod serve;
@@ -59,10 +61,27 @@ impl Global {
                 "postback-archive: waiting up to {} s for {} to release {}",
                 self.lock_timeout.as_secs(),
                 holder,
-                crate::store::shown(&self.db)
+                crate::problem::shown(&self.db)
             );
         }
     }
+}
+
+/// `--out FILE` as a destination, unless writing it would hit the archive: the file is
+/// written beside `path` and renamed over it, so `path` itself must not be the
+/// archive, its WAL (under any name that leads to them) or a folder holding them.
+pub fn file_destination(
+    path: PathBuf,
+    archive: &crate::store::Archive,
+) -> Result<crate::output::Destination, crate::output::OutputError> {
+    let files = archive.files();
+    if files.is_hit_by_file(&path) {
+        return Err(crate::output::OutputError::HitsArchive {
+            path,
+            archive: files.file().to_path_buf(),
+        });
+    }
+    Ok(crate::output::Destination::File(path))
 }
 
 /// How a command that did its job ended.

@@ -9,7 +9,7 @@ use clap::Args;
 use super::{Global, Outcome};
 use crate::output::{self, Destination, Format};
 use crate::store::query::{QueryError, run_query};
-use crate::store::shown;
+use crate::problem::shown;
 
 const VALUES: &str = "\
 Values are printed as the DuckDB CLI prints them: timestamps as 2026-11-01 12:00:00
@@ -31,9 +31,8 @@ writer: while an import runs, query waits up to --lock-timeout, and a long query
 an import wait.
 
 Examples:
-  postback-archive query \"SELECT origin, count(*) FROM postbacks GROUP BY ALL ORDER BY ALL\"
+  postback-archive query \"SELECT origin, count(*) AS n FROM postbacks GROUP BY ALL ORDER BY n DESC\"
   postback-archive query -f monthly.sql --format csv --out monthly.csv
-  echo \"SELECT * FROM import_runs\" | postback-archive query --format jsonl
   postback-archive --allow-dir exports query \"COPY postbacks TO 'exports/postbacks.parquet'\"";
 
 /// Run SQL on the archive and print the result. The archive is opened read-only;
@@ -71,7 +70,7 @@ pub fn run(global: &Global, args: QueryArgs) -> anyhow::Result<Outcome> {
         None => global.open_read_only()?,
     };
     let destination = match args.out {
-        Some(path) => output::file_destination(path, archive.files())?,
+        Some(path) => super::file_destination(path, &archive)?,
         None => Destination::Stdout,
     };
     let mut sink = output::open(args.format, &destination)?;

@@ -1,5 +1,5 @@
 //! `postback-archive report`: list the reports, run one for a period, or write every
-//! report of a day to a folder (the cron job).
+//! report of a day or of any span of days to a folder (the cron jobs).
 
 use std::path::{Path, PathBuf};
 
@@ -10,10 +10,12 @@ use clap::{Args, Subcommand};
 
 use super::{Global, Outcome};
 use crate::output::{self, Destination, Format};
-use crate::report::daily::{DEFAULT_FORMATS, DailyConfig, FileFormat, write_daily};
+use crate::report::folder::{
+    DEFAULT_FORMATS, FileFormat, FolderConfig, FolderOutcome, Span, write_report_folder,
+};
 use crate::report::period::{Period, parse_date, parse_zone, yesterday};
-use crate::report::{Catalog, ReportError, run_report};
-use crate::store::shown;
+use crate::report::{Catalog, ReportError, during, run_report};
+use crate::problem::shown;
 use crate::value::{Cell, Column};
 
 const REPORTS: &str = "\
@@ -37,7 +39,12 @@ ends_at, utc_offset, utc_offset_minutes) hold the UTC bounds of each local day a
 of the period; local_time(ts) prints an instant of the period in local time.
 
 Put your reports in a folder and pass --reports-dir DIR (or set
-POSTBACK_ARCHIVE_REPORTS): they are listed, run and written by daily like the canned ones.";
+POSTBACK_ARCHIVE_REPORTS): they are listed, run and written by daily like the canned ones.
+
+Examples:
+  postback-archive report list
+  postback-archive report run key-figures --from 2026-11-01 --to 2026-11-07 --tz Europe/Paris
+  postback-archive report daily --tz America/New_York --out-dir /srv/reports";
 
 const DAILY: &str = "\
 DIR/YYYY-MM-DD/ holds NAME.FORMAT for every report (canned ones and yours), each for
@@ -51,8 +58,39 @@ summary says so and a warning goes to stderr, so a quiet day does not alarm cron
 1 when anything failed, in which case nothing was written and an earlier folder of
 that day is kept.
 
-Example (crontab):
-  15 2 * * * postback-archive --quiet import /var/postbacks; postback-archive --quiet report daily --tz America/New_York --out-dir /srv/reports";
+Examples:
+  postback-archive report daily --date 2026-11-03 --tz America/New_York --out-dir reports
+  postback-archive report daily --formats csv,html --out-dir /srv/reports
+  postback-archive --quiet report daily --tz America/New_York --out-dir /srv/reports  (cron)";
+
+const PERIOD: &str = "\
+DIR/FROM_TO/ (2026-11-01_2026-11-07/) holds what report daily writes for a day, for the
+whole span: NAME.FORMAT for every report, each run over the span (a report whose usual
+period is longer, such as the 14 days of failure-trend, over that many days ending with
+--to), index.html with the charts per day, summary.md, summary.json and manifest.json.
+Its key figures are those of report run key-figures --from FROM --to TO.
+
+Exit status: 0 when the folder was written, also for a span without postbacks (with a
+warning on stderr); 1 when anything failed, and then nothing was written.
+
+Examples:
+  postback-archive report period --from 2026-11-01 --to 2026-11-07 --out-dir reports
+  postback-archive report period --from 2026-10-01 --to 2026-10-31 --tz Europe/Paris --out-dir out
+  (last week, from cron: see docs/guide/cron.md)
+  postback-archive report period --from $(date -d '7 days ago' +%F) --to $(date -d yesterday +%F) \\
+      --out-dir /srv/reports";
+
+const LIST: &str = "\
+Examples:
+  postback-archive report list
+  postback-archive report list --format csv
+  postback-archive report list --reports-dir mine";
+
+const RUN: &str = "\
+Examples:
+  postback-archive report run key-figures --from 2026-11-03 --to 2026-11-03 --tz Europe/Paris
+  postback-archive report run failure-trend --to 2026-11-05 --format csv --out trend.csv
+  postback-archive report run carrier-delivery --from 2026-11-01 --to 2026-11-05 --format markdown";
 
 /// Canned reports and your own: list them, run one for a period, or write every report
 /// of a day to a folder (for cron).
@@ -82,10 +120,12 @@ enum ReportCommand {
     List(ListArgs),
     Run(RunArgs),
     Daily(DailyArgs),
+    Period(PeriodArgs),
 }
 
 /// List the canned reports, then yours, each with the clock that dates its rows.
 #[derive(Debug, Args)]
+#[command(after_help = LIST)]
 struct ListArgs {
     /// How to print the list.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -94,6 +134,7 @@ struct ListArgs {
 
 /// Run one report for a period of whole local days and print it.
 #[derive(Debug, Args)]
+#[command(after_help = RUN)]
 struct RunArgs {
     /// The report, as `report list` names it.
     #[arg(value_name = "NAME")]
@@ -146,6 +187,35 @@ struct DailyArgs {
     tz: Tz,
 }
 
+/// Write every report of the days FROM to TO to DIR/FROM_TO/, as report daily writes a
+/// day: for a weekly or monthly mail.
+///
+/// The folder appears whole, replacing an earlier one of the same span, or not at all.
+#[derive(Debug, Args)]
+#[command(after_help = PERIOD)]
+struct PeriodArgs {
+    /// The span's first day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    from: NaiveDate,
+
+    /// The span's last day, included (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    to: NaiveDate,
+
+    /// The folder that receives one folder per span; created if missing.
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+
+    /// The formats to write, comma-separated: csv, tsv, json, jsonl, md, html
+    /// [default: csv,json,md,html].
+    #[arg(long, value_name = "FORMATS", value_delimiter = ',', value_parser = parse_file_format)]
+    formats: Vec<FileFormat>,
+
+    /// The time zone whose days and hours the reports count (an IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "UTC", value_parser = parse_zone)]
+    tz: Tz,
+}
+
 pub fn run(global: &Global, args: ReportArgs) -> anyhow::Result<Outcome> {
     let catalog = Catalog::load(args.reports_dir.as_deref())?;
     let source = Reading {
@@ -156,6 +226,7 @@ pub fn run(global: &Global, args: ReportArgs) -> anyhow::Result<Outcome> {
         ReportCommand::List(list_args) => list(&catalog, list_args),
         ReportCommand::Run(run_args) => run_one(&source, &catalog, run_args),
         ReportCommand::Daily(daily_args) => daily(&source, &catalog, daily_args),
+        ReportCommand::Period(period_args) => period(&source, &catalog, period_args),
     }
 }
 
@@ -224,7 +295,7 @@ fn run_one(source: &Reading<'_>, catalog: &Catalog, args: RunArgs) -> anyhow::Re
     };
     let archive = source.open()?;
     let destination = match args.out {
-        Some(path) => output::file_destination(path, archive.files())?,
+        Some(path) => super::file_destination(path, &archive)?,
         None => Destination::Stdout,
     };
     let mut sink = output::open(args.format, &destination)?;
@@ -241,39 +312,62 @@ fn run_one(source: &Reading<'_>, catalog: &Catalog, args: RunArgs) -> anyhow::Re
 
 fn daily(source: &Reading<'_>, catalog: &Catalog, args: DailyArgs) -> anyhow::Result<Outcome> {
     let date = args.date.unwrap_or_else(|| yesterday(Utc::now(), args.tz));
-    let asked = if args.formats.is_empty() {
-        DEFAULT_FORMATS.to_vec()
-    } else {
-        args.formats
-    };
-    let mut formats: Vec<FileFormat> = Vec::with_capacity(asked.len());
-    for format in asked {
-        if !formats.contains(&format) {
-            formats.push(format);
-        }
-    }
-    let config = DailyConfig {
-        date,
+    let config = FolderConfig {
+        span: Span::Day(date),
         zone: args.tz,
         out_dir: args.out_dir,
-        formats,
+        formats: formats_or_default(args.formats),
     };
+    write_folder(source, catalog, &config)
+}
+
+fn period(source: &Reading<'_>, catalog: &Catalog, args: PeriodArgs) -> anyhow::Result<Outcome> {
+    Period::new(args.from, args.to, args.tz).map_err(anyhow::Error::msg)?;
+    let config = FolderConfig {
+        span: Span::Days {
+            first: args.from,
+            last: args.to,
+        },
+        zone: args.tz,
+        out_dir: args.out_dir,
+        formats: formats_or_default(args.formats),
+    };
+    write_folder(source, catalog, &config)
+}
+
+fn formats_or_default(asked: Vec<FileFormat>) -> Vec<FileFormat> {
+    if asked.is_empty() {
+        DEFAULT_FORMATS.to_vec()
+    } else {
+        asked
+    }
+}
+
+/// Write the folder of `config`, say where (unless `--quiet`), and warn of a period
+/// without postbacks.
+fn write_folder(
+    source: &Reading<'_>,
+    catalog: &Catalog,
+    config: &FolderConfig,
+) -> anyhow::Result<Outcome> {
     let archive = source.open()?;
-    let outcome = write_daily(&archive, catalog, &config, Utc::now())
-        .with_context(|| nothing_written(&config.out_dir.join(date.to_string())))?;
-    let folder = shown(&outcome.folder);
-    if outcome.postbacks == 0 {
+    let target = config.out_dir.join(config.span.folder_name());
+    let FolderOutcome {
+        folder,
+        files,
+        postbacks,
+        period,
+    } = write_report_folder(&archive, catalog, config, Utc::now())
+        .with_context(|| nothing_written(&target))?;
+    let folder = shown(&folder);
+    if postbacks == 0 {
         eprintln!(
-            "postback-archive: warning: no postbacks occurred on {}; the reports in {folder} say so. Check that the import ran",
-            outcome.period.describe()
+            "postback-archive: warning: no postbacks occurred {}; the reports in {folder} say so. Check that the import ran",
+            during(&period)
         );
     }
     if !source.global.quiet {
-        println!(
-            "wrote {} files for {} to {folder}",
-            outcome.files,
-            outcome.period.describe()
-        );
+        println!("wrote {files} files for {} to {folder}", period.describe());
     }
     Ok(Outcome::Success)
 }

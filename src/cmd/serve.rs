@@ -19,12 +19,19 @@ const RESERVED_PATHS: [&str; 2] = ["/healthz", "/metrics"];
 /// `import` command's default `--max-file-size`.
 const IMPORT_MAX_FILE_MIB: u64 = 64;
 
+const EXAMPLES: &str = "\
+Examples:
+  postback-archive serve --archive-dir /srv/postbacks/received
+  POSTBACK_ARCHIVE_TOKEN=secret postback-archive serve --archive-dir received --import-every 1m
+  postback-archive serve --listen 0.0.0.0:8080 --archive-dir received --max-body 16";
+
 /// Receive the platform's postbacks: each POST body is written to its own file under
 /// DIR/YYYY/MM/DD/ and made durable (fsync) before the 200, whatever its content.
 /// With --import-every, the archive (--db) is kept current. Also answers /healthz
 /// and /metrics (Prometheus). Stops on SIGTERM, SIGINT or SIGHUP after finishing requests in
 /// flight and a last import.
 #[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
 pub struct ServeArgs {
     /// Address and port to listen on (put TLS in a reverse proxy in front).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDRESS:PORT")]

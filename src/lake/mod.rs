@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::store::parquet::export::Placement;
-use crate::store::shown;
+use crate::problem::shown;
 
 /// The lake layout and column rules this build writes and reads (README, "The lake").
 pub const LAKE_VERSION: u32 = 1;

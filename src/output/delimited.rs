@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::rc::Rc;
 
 use super::Encoder;
-use super::text::write_text;
+use super::cell_text::write_text;
 use crate::value::{Cell, Column};
 
 /// RFC 4180 CSV: fields quoted only when they hold a comma, quote or line break.

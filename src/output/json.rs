@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 
 use super::Encoder;
-use super::text::{is_number, is_unnamed, write_text};
+use super::cell_text::{is_number, is_unnamed, write_text};
 use crate::value::{Cell, Column};
 
 /// `value` as indented JSON ending in a newline, as the summary and manifest files are

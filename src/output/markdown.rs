@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::Encoder;
-use super::text::write_text;
+use super::cell_text::write_text;
 use crate::value::{Cell, Column};
 
 pub struct Markdown;

@@ -5,23 +5,26 @@
 //! and rows of [`Cell`]s through a [`RowSink`]; every format streams, so a result of
 //! any size is printed in bounded memory, and a file appears only once it is complete
 //! (`staged`: a file or a whole folder, written under a hidden name and renamed). The
-//! report stage says what its documents hold and hands them here to be written
-//! ([`MarkdownDocument`], [`pretty_json`], [`StagedFolder`], [`FileFormat`]).
+//! report stage plans a folder of reports ([`FolderPlan`]: each report's rows, its
+//! [`MarkdownDocument`]s, JSON and page) and [`write_folder`] names, formats and
+//! writes its files. Values print as DuckDB's text of them (`cell_text`).
 
+pub mod cell_text;
 mod delimited;
+mod folder;
 pub mod html;
 mod json;
 mod markdown;
 mod staged;
 mod table;
-pub mod text;
 
 use std::io::{self, BufWriter, Stdout, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::store::{ArchiveFiles, shown};
+use crate::problem::shown;
 use crate::value::{Cell, Column, RowReceiver};
+pub use folder::{FolderPlan, PAGE_FILE, write_folder};
 pub use json::pretty as pretty_json;
 pub use markdown::MarkdownDocument;
 use staged::AtomicFile;
@@ -120,6 +123,9 @@ pub enum OutputError {
     Stdout { source: io::Error },
     #[error("cannot write {}", shown(path))]
     File { path: PathBuf, source: io::Error },
+    /// A report folder could not be staged or put in place.
+    #[error("cannot write the report folder {}", shown(path))]
+    Folder { path: PathBuf, source: io::Error },
     /// The output file would replace the archive, a file beside it that DuckDB reads
     /// as part of it, or a folder holding them.
     #[error(
@@ -147,17 +153,16 @@ pub trait RowSink {
     fn finish(self: Box<Self>) -> Result<(), OutputError>;
 }
 
-/// The file `path` as a destination, unless writing it would hit the archive: the file
-/// is written beside `path` and renamed over it, so `path` itself must not be the
-/// archive, its WAL (under any name that leads to them) or a folder holding them.
-pub fn file_destination(path: PathBuf, archive: &ArchiveFiles) -> Result<Destination, OutputError> {
-    if archive.is_hit_by_file(&path) {
-        return Err(OutputError::HitsArchive {
-            path,
-            archive: archive.file().to_path_buf(),
-        });
-    }
-    Ok(Destination::File(path))
+/// Write `bytes` to the file `path`, which appears whole (written beside it under a
+/// hidden name, made durable, renamed over it) or not at all.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let error = |source| OutputError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = AtomicFile::create(path).map_err(error)?;
+    file.writer.write_all(bytes).map_err(error)?;
+    file.commit().map_err(error)
 }
 
 /// A sink printing `format` to `destination`; for a file, its temporary file is

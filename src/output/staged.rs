@@ -13,7 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::store::process_is_running;
+use crate::disk::process_is_running;
 
 /// `.NAME.PID.SUFFIX` beside `target`: where this process stages (`tmp`) or sets
 /// aside (`old`) the file or folder `target`.

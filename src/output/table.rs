@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::Encoder;
-use super::text::write_text;
+use super::cell_text::write_text;
 use crate::value::{Cell, Column};
 
 /// Rows read before the column widths are fixed.

@@ -5,10 +5,11 @@
 //! through the [`registry`]; users add their own from a folder. A report runs for a
 //! [`period`] of whole local days in a time zone: the period's UTC bounds are bound to
 //! its `$parameters` and its local days and hours are handed to it as tables
-//! ([`crate::store::report_inputs`]). [`daily`] writes every report of one day to a folder.
+//! ([`crate::store::report_inputs`]). [`folder`] plans every report of a day or any
+//! span of days as one folder, which [`crate::output`] writes.
 
-pub mod daily;
-mod day;
+mod facts;
+pub mod folder;
 pub mod header;
 mod page;
 pub mod period;
@@ -18,11 +19,13 @@ mod summary;
 
 use std::path::PathBuf;
 
+pub use facts::during;
 pub use registry::{Catalog, Report, Source};
 pub use run::{Collected, run_report};
 
 use crate::output::OutputError;
-use crate::store::{StoreError, shown};
+use crate::problem::shown;
+use crate::store::StoreError;
 
 /// What can go wrong while finding, running or writing reports.
 #[derive(Debug, thiserror::Error)]
@@ -49,18 +52,17 @@ pub enum ReportError {
     /// DuckDB could not run the report: its own message.
     #[error("report {report} failed: {message}")]
     Sql { report: String, message: String },
-    #[error("cannot write the report folder {}", shown(path))]
-    Folder {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The span of `report period` cannot be a period.
+    #[error("{message}")]
+    Period { message: String },
     /// A report's SQL is not exactly one statement.
     #[error("{}: {message}", shown(path))]
     NotOneStatement { path: PathBuf, message: String },
-    /// `report daily` would replace or clean up a folder that holds the archive.
+    /// `report daily` or `report period` would replace or clean up a folder that holds
+    /// the archive.
     #[error(
-        "{} holds the archive {}, and report daily replaces that folder whole; pass an \
-         --out-dir whose day folders do not hold the archive",
+        "{} holds the archive {}, and a report folder is replaced whole; pass an \
+         --out-dir whose report folders do not hold the archive",
         shown(folder),
         shown(archive)
     )]

@@ -1,27 +1,28 @@
-//! Report, helper: the day's HTML page (report -> files), built from the rows of
-//! every report and drawn by [`crate::output::html`]: the key figures as cards, the
-//! notices as a banner, then each other report's chart (from its header) and table.
+//! Report, helper: what the HTML page of a report folder shows (report -> output),
+//! built from the rows of every report and drawn by [`crate::output::html`]: the key
+//! figures as cards, the notices as a banner, then each other report's chart (from its
+//! header; a report with a row per day charts the folder's days) and table.
 
 use chrono::{DateTime, Utc};
 
 use crate::output::html::{self, HtmlDocument, HtmlSection};
 
-use super::day::{DayFacts, WrittenReport, is_key_figures, subtitle, title};
+use super::facts::{PeriodFacts, RanReport, is_key_figures, subtitle, title};
 use super::header::{Chart, ChartKind};
 
-/// The page for `facts` and `written`, whose kept rows it takes.
-pub(super) fn render(
-    facts: &DayFacts,
-    written: &mut [WrittenReport<'_>],
+/// The page for `facts` and the reports' results in `ran`.
+pub(super) fn document(
+    facts: &PeriodFacts,
+    ran: &[RanReport<'_>],
     now: DateTime<Utc>,
-) -> String {
+) -> HtmlDocument {
     // The key figures are the cards at the top, not a section again.
-    let sections = written
-        .iter_mut()
-        .filter(|w| !is_key_figures(w.report))
+    let sections = ran
+        .iter()
+        .filter(|r| !is_key_figures(r.report))
         .map(section)
         .collect();
-    let document = HtmlDocument {
+    HtmlDocument {
         title: title(&facts.period),
         subtitle: format!(
             "{}; written {}",
@@ -31,12 +32,11 @@ pub(super) fn render(
         summary: facts.key_figures.clone(),
         notices: facts.notices.clone(),
         sections,
-    };
-    html::render(&document)
+    }
 }
 
-fn section(written: &mut WrittenReport<'_>) -> HtmlSection {
-    let kept = written.kept.take().unwrap_or_default();
+fn section(written: &RanReport<'_>) -> HtmlSection {
+    let kept = &written.result;
     let header = &written.report.header;
     HtmlSection {
         id: written.report.name().to_string(),
@@ -47,8 +47,8 @@ fn section(written: &mut WrittenReport<'_>) -> HtmlSection {
             written.period.describe(),
             dated_by_sentence(&header.dated_by)
         ),
-        columns: kept.columns,
-        rows: kept.rows,
+        columns: kept.columns.clone(),
+        rows: kept.rows.clone(),
         chart: header
             .chart
             .as_ref()

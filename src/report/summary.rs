@@ -1,7 +1,8 @@
-//! Report, helper: what the documents `report daily` writes beside the reports say
-//! (report -> output): `summary.md` and `summary.json` for people and dashboards, and
-//! `manifest.json`, which says what the folder holds and what the archive was. The
-//! output module writes them (Markdown, JSON, the folder).
+//! Report, helper: what the documents of a report folder (`report daily`, `report
+//! period`) say beside the reports (report -> output): `summary.md` and
+//! `summary.json` for people and dashboards, and `manifest.json`, which says what the
+//! folder holds and what the archive was. The output module writes them (Markdown,
+//! JSON, the folder).
 
 use std::path::Path;
 
@@ -12,12 +13,12 @@ use crate::output::MarkdownDocument;
 use crate::store::report_inputs::ArchiveState;
 use crate::value::{Cell, Column};
 
-use super::day::{DayFacts, WrittenReport, subtitle, title};
+use super::facts::{PeriodFacts, RanReport, subtitle, title};
 use super::period::{Period, local_rfc3339};
 
 /// `summary.md`: the title, the notices, the key figures and a table of the reports
 /// (with the clock that dates each one's rows) with links to their files.
-pub(super) fn markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> String {
+pub(super) fn markdown(facts: &PeriodFacts, written: &[RanReport<'_>]) -> MarkdownDocument {
     let lead = format!("{}.", subtitle(facts));
     let mut document = MarkdownDocument::new(&title(&facts.period), &lead);
     if !facts.notices.is_empty() {
@@ -63,13 +64,13 @@ pub(super) fn markdown(facts: &DayFacts, written: &[WrittenReport<'_>]) -> Strin
         text_column("files"),
     ];
     document.table(&columns, &reports);
-    document.finish()
+    document
 }
 
 /// `summary.json`: the day's facts for dashboards.
-pub(super) fn json(facts: &DayFacts) -> SummaryJson<'_> {
+pub(super) fn json(facts: &PeriodFacts) -> SummaryJson<'_> {
     SummaryJson {
-        date: facts.period.first().to_string(),
+        days: DaysJson::of(&facts.period),
         time_zone: facts.period.zone().name(),
         from: facts
             .period
@@ -109,9 +110,49 @@ fn period_label(period: &Period) -> String {
     }
 }
 
+/// The days of a folder: `date` for one day (what `report daily` has always written),
+/// `first_day`, `last_day` and `days` for a span.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum DaysJson {
+    Day {
+        date: String,
+    },
+    Days {
+        first_day: String,
+        last_day: String,
+        days: i64,
+    },
+}
+
+impl DaysJson {
+    fn of(period: &Period) -> Self {
+        if period.first() == period.last() {
+            DaysJson::Day {
+                date: period.first().to_string(),
+            }
+        } else {
+            DaysJson::Days {
+                first_day: period.first().to_string(),
+                last_day: period.last().to_string(),
+                days: period.day_count(),
+            }
+        }
+    }
+
+    /// The manifest's `format`: one for a day's folder, one for a span's.
+    fn manifest_format(&self) -> &'static str {
+        match self {
+            DaysJson::Day { .. } => "postback-archive daily reports 1",
+            DaysJson::Days { .. } => "postback-archive period reports 1",
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub(super) struct SummaryJson<'a> {
-    date: String,
+    #[serde(flatten)]
+    days: DaysJson,
     time_zone: &'a str,
     from: String,
     to: String,
@@ -131,7 +172,8 @@ struct KeyFigure<'a> {
 #[derive(Serialize)]
 pub(super) struct Manifest<'a> {
     format: &'static str,
-    date: String,
+    #[serde(flatten)]
+    days: DaysJson,
     time_zone: &'a str,
     from: String,
     to: String,
@@ -184,8 +226,8 @@ impl<'a> Manifest<'a> {
     pub(super) fn new(
         archive_path: &Path,
         state: &ArchiveState,
-        facts: &'a DayFacts,
-        written: &'a [WrittenReport<'a>],
+        facts: &'a PeriodFacts,
+        written: &'a [RanReport<'a>],
         files: &'a [String],
         now: DateTime<Utc>,
     ) -> Self {
@@ -201,9 +243,10 @@ impl<'a> Manifest<'a> {
             postbacks_duplicate: run.postbacks_duplicate,
             errors: run.errors,
         });
+        let days = DaysJson::of(day);
         Manifest {
-            format: "postback-archive daily reports 1",
-            date: day.first().to_string(),
+            format: days.manifest_format(),
+            days,
             time_zone: day.zone().name(),
             from: local_rfc3339(starts.naive_utc(), day.zone()),
             to: local_rfc3339(ends.naive_utc(), day.zone()),
@@ -224,7 +267,7 @@ impl<'a> Manifest<'a> {
     }
 }
 
-fn report_json<'a>(written: &'a WrittenReport<'a>) -> ReportJson<'a> {
+fn report_json<'a>(written: &'a RanReport<'a>) -> ReportJson<'a> {
     ReportJson {
         name: written.report.name(),
         title: &written.report.header.title,

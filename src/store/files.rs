@@ -343,16 +343,6 @@ fn push_new(paths: &mut Vec<PathBuf>, path: PathBuf) {
     }
 }
 
-/// Whether a process with this id exists (Linux `/proc`; elsewhere, assume it does,
-/// which leaves a stale folder rather than removing a live one). Used to clean up
-/// what killed runs left behind.
-pub fn process_is_running(pid: u32) -> bool {
-    let proc_root = Path::new("/proc");
-    pid == std::process::id()
-        || !proc_root.join("self").exists()
-        || proc_root.join(pid.to_string()).exists()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,14 +25,14 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
-use crate::problem::printable;
+use crate::problem::{printable, shown};
 use files::Found;
 pub(crate) use raw::RawConnection;
 pub use raw::RawError;
 use raw::{Database, Opened};
 
 pub use compaction::{Compaction, LedgerFile, MovedFile, Pending as PendingCompaction};
-pub use files::{ArchiveFiles, process_is_running};
+pub use files::ArchiveFiles;
 pub use ledger::LedgerReader;
 pub use schema::SCHEMA_VERSION;
 
@@ -126,11 +126,6 @@ pub enum StoreError {
     Write(#[from] raw::RawError),
     #[error(transparent)]
     Db(#[from] duckdb::Error),
-}
-
-/// `path` as text for a message, with control characters escaped.
-pub fn shown(path: &Path) -> String {
-    printable(&path.to_string_lossy()).into_owned()
 }
 
 /// An open archive. The database (with its connection) is declared before the sandbox,
@@ -292,6 +287,16 @@ fn settings(read_only: bool) -> [(&'static str, &'static str); 4] {
 /// The oldest DuckDB release whose storage format new archives use (see [`settings`]).
 pub const STORAGE_VERSION: &str = "v1.5.0";
 
+/// [`STORAGE_VERSION`] as users name DuckDB releases: DuckDB 1.5 and later open the
+/// archives this build writes (`--version` says so).
+pub const STORAGE_VERSION_OPENED_BY: &str = "1.5";
+
+/// The version of the DuckDB library this build embeds (`v2.0.1`), as DuckDB itself
+/// reports it, for `--version`.
+pub fn duckdb_version() -> Result<String, StoreError> {
+    Ok(Connection::open_in_memory()?.version()?)
+}
+
 /// Open a database with `attempt`, waiting up to `lock_timeout` while another
 /// process holds its lock (`on_wait` is told who, once).
 fn open_waiting(
@@ -364,6 +369,15 @@ fn lock_holder(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_storage_version_names_the_releases_that_open_it() {
+        let release = STORAGE_VERSION.trim_start_matches('v');
+        assert!(
+            release.starts_with(&format!("{STORAGE_VERSION_OPENED_BY}.")),
+            "{STORAGE_VERSION} is opened by DuckDB {STORAGE_VERSION_OPENED_BY}"
+        );
+    }
 
     #[test]
     fn reads_the_lock_holder_from_duckdbs_message() {

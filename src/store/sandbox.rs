@@ -297,7 +297,7 @@ fn clean_up_after_killed_runs(parent: &Path, name: &str) {
         else {
             continue;
         };
-        if !super::process_is_running(pid) {
+        if !crate::disk::process_is_running(pid) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }

@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Chart, ChartKind, escape};
-use crate::output::text::text;
+use crate::output::cell_text::text;
 use crate::value::{Cell, Column};
 
 /// Width of every chart's drawing; the page scales it to the width of the section.

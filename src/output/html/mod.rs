@@ -10,7 +10,7 @@ mod charts;
 
 use std::fmt::Write as _;
 
-use super::text::write_text;
+use super::cell_text::write_text;
 use crate::value::{Cell, Column};
 
 /// A whole report page: what `report daily` writes as its HTML file.

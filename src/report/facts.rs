@@ -1,22 +1,24 @@
-//! Report, helper: what one day's run of the reports produced (report), shared by the
-//! documents built from it: [`super::summary`] and [`super::page`] read it, and
-//! [`super::daily`], which composes them, fills it.
+//! Report, helper: what a report folder's run of the reports found (report): each
+//! report's result and the facts of the folder's period (a day, or any span of days),
+//! shared by the documents built from them: [`super::summary`] and [`super::page`]
+//! read them, and [`super::folder`], which composes the folder, fills them.
 
 use super::period::Period;
 use super::{Collected, Report, Source};
 
-/// One report as written to the folder.
-pub(super) struct WrittenReport<'a> {
+/// One report as run for the folder.
+pub(super) struct RanReport<'a> {
     pub report: &'a Report,
     pub period: Period,
     pub rows: u64,
+    /// The files the folder holds it in, as the folder's plan named them.
     pub files: Vec<String>,
-    /// The rows, when the HTML page or the summary needs them.
-    pub kept: Option<Collected>,
+    /// Its result, until the folder's plan takes it.
+    pub result: Collected,
 }
 
-/// What is known about the day once its reports ran.
-pub(super) struct DayFacts {
+/// What is known about the folder's period once its reports ran.
+pub(super) struct PeriodFacts {
     pub period: Period,
     pub postbacks: i64,
     /// Of those, the ones dated by their arrival: they carry no timestamp.
@@ -25,7 +27,25 @@ pub(super) struct DayFacts {
     pub key_figures: Vec<(String, String)>,
 }
 
-/// Above this share of a day's postbacks, those dated by their arrival get a warning
+/// `day` for a period of one day, else `period`: how notices name it.
+pub(super) fn span_word(period: &Period) -> &'static str {
+    if period.first() == period.last() {
+        "day"
+    } else {
+        "period"
+    }
+}
+
+/// `on 2026-11-10 (UTC)`, or `from 2026-11-01 to 2026-11-07 (UTC)`.
+pub fn during(period: &Period) -> String {
+    if period.first() == period.last() {
+        format!("on {}", period.describe())
+    } else {
+        format!("from {}", period.describe())
+    }
+}
+
+/// Above this share of a period's postbacks, those dated by their arrival get a warning
 /// of their own, first among the notices and in the subtitle. Postbacks without a
 /// timestamp (email subscriptions, older-edition SUB, saved-MMS results, E101) are a
 /// small share of a day's traffic that arrived on time (8% of the bundled sample's
@@ -37,7 +57,7 @@ pub(super) struct DayFacts {
 /// the second.
 pub(super) const ARRIVAL_WARNING_PERCENT: i64 = 20;
 
-/// Whether `by_arrival` of a day's `postbacks` are more than
+/// Whether `by_arrival` of a period's `postbacks` are more than
 /// [`ARRIVAL_WARNING_PERCENT`] of them.
 pub(super) fn dominated_by_arrival(postbacks: i64, by_arrival: i64) -> bool {
     by_arrival > 0 && by_arrival * 100 > postbacks * ARRIVAL_WARNING_PERCENT
@@ -48,15 +68,16 @@ pub(super) fn percent(part: i64, whole: i64) -> String {
     format!("{:.1}%", 100.0 * part as f64 / whole.max(1) as f64)
 }
 
-/// `Postback reports for 2026-11-01 (America/New_York)`.
-pub(super) fn title(day: &Period) -> String {
-    format!("Postback reports for {}", day.describe())
+/// `Postback reports for 2026-11-01 (America/New_York)`, or for `2026-11-01 to
+/// 2026-11-07 (UTC)`.
+pub(super) fn title(period: &Period) -> String {
+    format!("Postback reports for {}", period.describe())
 }
 
 /// `2026-11-01T00:00:00-04:00 to 2026-11-02T00:00:00-05:00: 25 hours, 27 postbacks`,
 /// and `(1 dated by arrival)` when some carry no timestamp, with their share and a
 /// pointer to the warning when they dominate the day.
-pub(super) fn subtitle(facts: &DayFacts) -> String {
+pub(super) fn subtitle(facts: &PeriodFacts) -> String {
     let (starts, ends) = (facts.period.starts(), facts.period.ends());
     let by_arrival = match facts.dated_by_arrival {
         0 => String::new(),
