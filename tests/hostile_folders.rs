@@ -399,19 +399,27 @@ fn folders_without_permissions_are_reported_and_read_once_they_may_be() {
     mode(&root.join("ok"), 0o777);
     mode(&root.join("locked"), 0o000);
     mode(&root.join("noexec"), 0o444);
-    let output = work.command_unprivileged(&["import", "in"]).output().unwrap();
+    let output = work
+        .command_unprivileged(&["import", "in"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", common::stderr(&output));
     let shown = root.canonicalize().unwrap().display().to_string();
     assert_eq!(
         common::stderr(&output).lines().collect::<Vec<_>>(),
         [
             format!("{shown}/locked: unreadable: cannot read: Permission denied (os error 13)"),
-            format!("{shown}/noexec/b.xml: unreadable: cannot open: Permission denied (os error 13)"),
+            format!(
+                "{shown}/noexec/b.xml: unreadable: cannot open: Permission denied (os error 13)"
+            ),
         ]
     );
     mode(&root.join("locked"), 0o755);
     mode(&root.join("noexec"), 0o755);
-    let output = work.command_unprivileged(&["import", "in"]).output().unwrap();
+    let output = work
+        .command_unprivileged(&["import", "in"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));
     assert_eq!(work.value("SELECT count(*) FROM files"), "3");
 }

@@ -249,6 +249,11 @@ fn chromium() -> Option<PathBuf> {
 
 /// The DOM of `page` after Chromium loaded it and its scripts ran.
 fn dump_dom(chromium: &Path, page: &Path) -> String {
+    dump_dom_at(chromium, page, (1280, 900))
+}
+
+/// The DOM of `page` loaded in a window of `width` x `height` CSS pixels.
+fn dump_dom_at(chromium: &Path, page: &Path, (width, height): (u32, u32)) -> String {
     let profile = tempfile::tempdir().unwrap();
     let output = Command::new(chromium)
         .args([
@@ -261,6 +266,7 @@ fn dump_dom(chromium: &Path, page: &Path) -> String {
             "--disable-sync",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--window-size={width},{height}"))
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
         .output()
@@ -311,6 +317,11 @@ const PAGE_POLICY: &str = "content=\"default-src 'none'; style-src 'unsafe-inlin
 /// its policy widened by exactly that script (by nonce), so that every fetch stays
 /// blocked as in the page itself.
 fn measured(html: &str) -> String {
+    measured_with(html, MEASURE_SCRIPT)
+}
+
+/// A copy of `html` with `script` run in it, every fetch still blocked.
+fn measured_with(html: &str, script: &str) -> String {
     assert!(!html.contains("<script"), "the page ships a script");
     assert_eq!(html.matches(PAGE_POLICY).count(), 1, "the page's policy");
     assert_eq!(html.matches("</head>").count(), 1);
@@ -320,7 +331,7 @@ fn measured(html: &str) -> String {
     )
     .replace(
         "</head>",
-        &format!("<script nonce=\"measure\">{MEASURE_SCRIPT}</script>\n</head>"),
+        &format!("<script nonce=\"measure\">{script}</script>\n</head>"),
     )
 }
 
@@ -398,7 +409,8 @@ fn charts_draw_in_chromium_with_every_bar_and_nothing_fetched() {
     ));
     assert!(dom.contains("<p class=\"notice\">No retries in this period.</p>"));
     assert!(dom.contains(
-        "<div class=\"card\"><dt>delivery rate</dt><dd>50.0% (1 of 2; 95% CI 9.5-90.5%)</dd></div>"
+        "<div class=\"card\"><dt>delivery rate</dt><dd><span class=\"figure\">50.0%</span> \
+         <span class=\"detail\">1 of 2; 95% CI 9.5-90.5%</span></dd></div>"
     ));
     assert!(dom.contains("<div class=\"card\"><dt>receipts without a send</dt><dd>1</dd></div>"));
 }
@@ -416,4 +428,125 @@ fn a_fetch_from_the_page_is_blocked_and_counted() {
     let dom = dump_dom(&chromium, &write_page(dir.path(), &html));
     let body = tags(&dom, "<body");
     assert_eq!(attribute(body[0], "data-blocked-requests"), Some("1"));
+}
+
+/// A page that shows `html` in a frame `width` CSS pixels wide (what a phone or a
+/// desktop window gives the page: headless Chromium makes no window narrower than 500
+/// px) and, once it loaded, records in `<pre id="layout">` how the browser laid out
+/// the page: the frame's width, the page's width, the key figure cards of the first
+/// row, and each card's figure and detail (font size, lines) and whether it overflows.
+/// The page keeps its own policy inside the frame; only this harness runs a script.
+fn layout_harness(html: &str, width: u32) -> String {
+    let escaped = html
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><style>body {{ margin: 0; }} iframe {{ border: 0; }}</style></head>
+<body><iframe id="page" width="{width}" height="900" srcdoc="{escaped}"></iframe><pre id="layout"></pre>
+<script>
+document.getElementById('page').addEventListener('load', function () {{
+  var frame = this.contentWindow, doc = this.contentDocument;
+  var lines = function (element) {{
+    var style = frame.getComputedStyle(element);
+    return Math.round(element.getBoundingClientRect().height / parseFloat(style.lineHeight));
+  }};
+  var cards = Array.prototype.slice.call(doc.querySelectorAll('.card'));
+  var layout = {{
+    window: frame.innerWidth,
+    page: doc.documentElement.scrollWidth,
+    client: doc.documentElement.clientWidth,
+    first_row: cards.filter(function (card) {{ return card.offsetTop === cards[0].offsetTop; }}).length,
+    cards: cards.map(function (card) {{
+      var figure = card.querySelector('.figure') || card.querySelector('dd');
+      var detail = card.querySelector('.detail');
+      return {{
+        label: card.querySelector('dt').textContent,
+        figure_font: frame.getComputedStyle(figure).fontSize,
+        figure_lines: lines(figure),
+        detail_font: detail ? frame.getComputedStyle(detail).fontSize : null,
+        detail_lines: detail ? lines(detail) : 0,
+        overflows: card.scrollWidth > card.clientWidth
+      }};
+    }}),
+    empty_cells: Array.prototype.map.call(doc.querySelectorAll('td.null'), function (td) {{
+      return td.textContent;
+    }})
+  }};
+  document.getElementById('layout').textContent = JSON.stringify(layout);
+}});
+</script></body></html>
+"#
+    )
+}
+
+/// What [`layout_harness`] recorded, from the DOM Chromium dumped.
+fn layout(dom: &str) -> serde_json::Value {
+    let start = dom.find("<pre id=\"layout\">").expect("the harness ran") + 17;
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let json = dom[start..end]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|error| panic!("{error}: {json}"))
+}
+
+/// Issue 22: a rate card printed `0.0% (0 of 14; 95% CI 0.0-21.5%)` in the big
+/// figure's font, over four lines, and empty cells printed `NULL`. At a phone's width
+/// (390 px) and a desktop's (1280 px) the rate is one line in the large font, its
+/// counts and interval at most two lines in the small one, no card overflows, the
+/// page is no wider than its window, and an empty cell is a dash.
+#[test]
+fn rate_cards_and_empty_cells_read_well_at_a_phones_and_a_desktops_width() {
+    let Some(chromium) = chromium() else { return };
+    let (mut document, _) = report();
+    document.summary = vec![
+        ("postbacks".into(), "70".into()),
+        (
+            "pass failure rate".into(),
+            "0.0% (0 of 14; 95% CI 0.0-21.5%)".into(),
+        ),
+        (
+            "delivery rate".into(),
+            "91.3% (21 of 23; 95% CI 73.2-97.6%)".into(),
+        ),
+        ("send failure rate".into(), "n/a (none)".into()),
+        ("median delivery latency".into(), "32.0 s".into()),
+    ];
+    let html = render(&document);
+    let dir = tempfile::tempdir().unwrap();
+    for (width, first_row) in [(390, 2), (1280, 5)] {
+        // 5 cards: two a row on a phone, all in one row on a desktop.
+        let page = dir.path().join(format!("layout-{width}.html"));
+        std::fs::write(&page, layout_harness(&html, width)).unwrap();
+        let layout = layout(&dump_dom_at(&chromium, &page, (width + 100, 1000)));
+        assert_eq!(layout["window"], width, "{layout}");
+        assert_eq!(
+            layout["page"], layout["client"],
+            "the page is wider than {width} px: {layout}"
+        );
+        assert_eq!(layout["first_row"], first_row, "{width} px: {layout}");
+        let cards = layout["cards"].as_array().unwrap();
+        assert_eq!(cards.len(), 5);
+        for card in cards {
+            assert_eq!(card["figure_font"], "24px", "{width} px: {card}");
+            assert_eq!(card["figure_lines"], 1, "{width} px: {card}");
+            assert_eq!(card["overflows"], false, "{width} px: {card}");
+        }
+        for rate in &cards[1..4] {
+            assert_eq!(rate["detail_font"], "12px", "{width} px: {rate}");
+            let lines = rate["detail_lines"].as_u64().unwrap();
+            assert!((1..=2).contains(&lines), "{width} px: {rate}");
+        }
+        assert_eq!(cards[4]["detail_font"], serde_json::Value::Null);
+        // import-health's NULL errors, and carrier-delivery's NULL counts.
+        let empty = layout["empty_cells"].as_array().unwrap();
+        assert_eq!(empty.len(), 6, "{layout}");
+        assert!(empty.iter().all(|cell| cell == "\u{2013}"), "{layout}");
+    }
+    assert!(html.contains(
+        "<dd><span class=\"figure\">91.3%</span> <span class=\"detail\">21 of 23; 95% CI 73.2-97.6%</span></dd>"
+    ));
+    assert!(!html.contains(">NULL<"));
 }

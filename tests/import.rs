@@ -463,6 +463,11 @@ fn an_archive_path_that_is_not_utf8_is_opened_by_its_exact_bytes() {
         .collect();
     names.sort();
     assert_eq!(names, [b"arch\xff.duckdb".to_vec()], "no look-alike file");
-    let again = run(&["query", "--format", "csv", "SELECT count(*) AS n FROM postbacks"]);
+    let again = run(&[
+        "query",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM postbacks",
+    ]);
     assert_eq!(stdout(&again), "n\n1\n", "{}", stderr(&again));
 }

@@ -1142,13 +1142,207 @@ fn daily_writes_one_html_page_with_every_report_and_its_chart_by_default() {
         ]
     );
     // The key figures are the cards at the top.
-    assert!(page.contains("<dt>pass failure rate</dt><dd>42.9% (3 of 7; 95% CI 15.8-75.0%)</dd>"));
-    // The four reports whose header asks for a chart get one drawn: their chart-x and
+    assert!(page.contains(
+        "<dt>pass failure rate</dt><dd><span class=\"figure\">42.9%</span> \
+         <span class=\"detail\">3 of 7; 95% CI 15.8-75.0%</span></dd>"
+    ));
+    // The six reports whose header asks for a chart get one drawn: their chart-x and
     // chart-series columns are in their results.
-    assert_eq!(page.matches("<figure class=\"chart\"").count(), 4);
-    assert_eq!(page.matches("<svg").count(), 4);
+    assert_eq!(page.matches("<figure class=\"chart\"").count(), 6);
+    assert_eq!(page.matches("<svg").count(), 6);
     assert!(
         !page.contains("<p class=\"chart-empty\">"),
         "a chart was not drawn"
+    );
+}
+
+/// The canned reports, in the order a folder holds them.
+const REPORTS: [&str; 11] = [
+    "key-figures",
+    "pass-volume",
+    "pass-volume-hourly",
+    "failure-codes",
+    "failure-reasons",
+    "failure-trend",
+    "carrier-delivery",
+    "delivery-latency",
+    "subscriptions",
+    "retries",
+    "import-health",
+];
+
+/// Issue 22: `report period` writes for a week what `report daily` writes for a day,
+/// and the folder's key figures are those of `report run key-figures` over the week.
+#[test]
+fn period_writes_a_weeks_folder_whose_key_figures_are_the_weeks() {
+    let work = fixture();
+    let output = work.run(&[
+        "report",
+        "period",
+        "--from",
+        "2026-10-27",
+        "--to",
+        "2026-11-02",
+        "--tz",
+        NEW_YORK,
+        "--out-dir",
+        "reports",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    let relative = Path::new("reports").join("2026-10-27_2026-11-02");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "wrote 37 files for 2026-10-27 to 2026-11-02 (America/New_York) to {}\n",
+            relative.display()
+        )
+    );
+    let folder = work.path().join(&relative);
+    assert_eq!(
+        names(&work.path().join("reports")),
+        ["2026-10-27_2026-11-02"]
+    );
+
+    // The folder's key figures are the week's, in its files, summary and page.
+    let week = csv(&work, "key-figures", "2026-10-27", "2026-11-02");
+    assert_eq!(read(&folder.join("key-figures.csv")), week);
+    let figures: Vec<serde_json::Value> = week
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let (figure, value) = line.split_once(',').unwrap();
+            serde_json::json!({"figure": figure, "value": value.trim_matches('"')})
+        })
+        .collect();
+    assert_eq!(figures.len(), 21);
+    assert_eq!(
+        figures[0],
+        serde_json::json!({"figure": "postbacks", "value": "36"})
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&folder.join("summary.json"))).unwrap();
+    assert_eq!(summary["key_figures"], serde_json::Value::Array(figures));
+    assert_eq!(
+        (
+            &summary["first_day"],
+            &summary["last_day"],
+            &summary["days"],
+            &summary["postbacks"]
+        ),
+        (
+            &serde_json::json!("2026-10-27"),
+            &serde_json::json!("2026-11-02"),
+            &serde_json::json!(7),
+            &serde_json::json!(36)
+        )
+    );
+    assert!(summary.get("date").is_none());
+
+    // Every report covers the week, or failure-trend its 14 days ending with it, and
+    // each file holds what `report run` prints for that period.
+    let manifest = manifest(&folder);
+    assert_eq!(manifest["format"], "postback-archive period reports 1");
+    assert_eq!(manifest["first_day"], "2026-10-27");
+    assert_eq!(manifest["hours"], 7 * 24 + 1);
+    for (index, name) in REPORTS.iter().enumerate() {
+        let from = if *name == "failure-trend" {
+            "2026-10-20"
+        } else {
+            "2026-10-27"
+        };
+        let entry = &manifest["reports"][index];
+        assert_eq!(
+            (&entry["name"], &entry["from"]),
+            (&serde_json::json!(name), &serde_json::json!(from))
+        );
+        for (format, ext) in [("csv", "csv"), ("json", "json"), ("markdown", "md")] {
+            let printed = report(
+                &work,
+                &[
+                    "run",
+                    name,
+                    "--from",
+                    from,
+                    "--to",
+                    "2026-11-02",
+                    "--tz",
+                    NEW_YORK,
+                    "--format",
+                    format,
+                ],
+            );
+            assert_eq!(
+                read(&folder.join(format!("{name}.{ext}"))),
+                printed,
+                "{name}.{ext}"
+            );
+        }
+    }
+
+    // The page charts the week per day: one bar group a day and reference type.
+    let page = read(&folder.join("index.html"));
+    assert!(
+        page.contains("<h1>Postback reports for 2026-10-27 to 2026-11-02 (America/New_York)</h1>")
+    );
+    assert!(page.contains("<figcaption>Pass generation by day and reference type</figcaption>"));
+    let summary_md = read(&folder.join("summary.md"));
+    assert!(
+        summary_md.starts_with(
+            "# Postback reports for 2026-10-27 to 2026-11-02 (America/New_York)\n\n\
+             2026-10-27T00:00:00-04:00 to 2026-11-03T00:00:00-05:00: 169 hours, 36 postbacks \
+             (1 dated by arrival).\n\n## Notices\n\n- 1 of the period's 36 postbacks"
+        ),
+        "{summary_md}"
+    );
+}
+
+#[test]
+fn period_refuses_a_span_that_ends_before_it_starts_and_warns_of_one_without_postbacks() {
+    let work = fixture();
+    let error = report_error(
+        &work,
+        &[
+            "period",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-10-27",
+            "--out-dir",
+            "reports",
+        ],
+    );
+    assert_eq!(
+        error,
+        "postback-archive: error: the period starts (--from 2026-11-02) after it ends (--to 2026-10-27)\n"
+    );
+    assert!(!work.path().join("reports").exists());
+
+    let output = work.run(&[
+        "report",
+        "period",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-07",
+        "--out-dir",
+        "reports",
+        "--formats",
+        "csv",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let folder = Path::new("reports").join("2026-12-01_2026-12-07");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "postback-archive: warning: no postbacks occurred from 2026-12-01 to 2026-12-07 (UTC); \
+             the reports in {} say so. Check that the import ran\n",
+            folder.display()
+        )
+    );
+    assert_eq!(
+        manifest(&work.path().join(&folder))["notices"][0],
+        "No postbacks in the archive occurred from 2026-12-01 to 2026-12-07 (UTC): the reports \
+         of this period have no rows, or only zeros. Check that the import ran."
     );
 }

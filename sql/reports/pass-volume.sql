@@ -10,6 +10,10 @@
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day
+-- chart: stacked-bars
+-- chart-x: day, reference_type
+-- chart-series: generated, failed
+-- chart-label: passes
 WITH counts AS (
     SELECT d.day,
            g.reference_type,

@@ -9,6 +9,10 @@
 -- param: from  first instant of the period (UTC)
 -- param: to    first instant after the period (UTC)
 -- period: 1 day
+-- chart: bars
+-- chart-x: day
+-- chart-series: retried_postbacks, duplicate_copies
+-- chart-label: postbacks
 WITH copies AS (
     SELECT postback_id, count(*) AS copies
     FROM duplicates

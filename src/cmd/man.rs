@@ -41,18 +41,17 @@ pub fn run(global: &Global, args: ManArgs, command: clap::Command) -> anyhow::Re
         output::write_file(&args.dir.join(name), page)?;
     }
     if !global.quiet {
-        println!(
-            "wrote {} manual pages to {}",
-            pages.len(),
-            shown(&args.dir)
-        );
+        println!("wrote {} manual pages to {}", pages.len(), shown(&args.dir));
     }
     Ok(Outcome::Success)
 }
 
 /// The page of `command` (`postback-archive-report-run.1` for `report run`), then those
 /// of its subcommands, as (file name, roff).
-fn collect_pages(command: &clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
+fn collect_pages(
+    command: &clap::Command,
+    pages: &mut Vec<(String, Vec<u8>)>,
+) -> anyhow::Result<()> {
     let man = clap_mangen::Man::new(command.clone());
     let mut page = Vec::new();
     man.render(&mut page)

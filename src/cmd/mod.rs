@@ -1,8 +1,8 @@
 //! One module per subcommand: its arguments (with their `--help` text), then `run`;
 //! and what every command shares: the global settings and how a command ended.
 
-pub mod completions;
 pub mod compact;
+pub mod completions;
 pub mod export;
 pub mod import;
 pub mod man;

@@ -8,8 +8,8 @@ use clap::Args;
 
 use super::{Global, Outcome};
 use crate::output::{self, Destination, Format};
-use crate::store::query::{QueryError, run_query};
 use crate::problem::shown;
+use crate::store::query::{QueryError, run_query};
 
 const VALUES: &str = "\
 Values are printed as the DuckDB CLI prints them: timestamps as 2026-11-01 12:00:00

@@ -10,12 +10,12 @@ use clap::{Args, Subcommand};
 
 use super::{Global, Outcome};
 use crate::output::{self, Destination, Format};
+use crate::problem::shown;
 use crate::report::folder::{
     DEFAULT_FORMATS, FileFormat, FolderConfig, FolderOutcome, Span, write_report_folder,
 };
 use crate::report::period::{Period, parse_date, parse_zone, yesterday};
 use crate::report::{Catalog, ReportError, during, run_report};
-use crate::problem::shown;
 use crate::value::{Cell, Column};
 
 const REPORTS: &str = "\

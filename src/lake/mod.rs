@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::parquet::export::Placement;
 use crate::problem::shown;
+use crate::store::parquet::export::Placement;
 
 /// The lake layout and column rules this build writes and reads (README, "The lake").
 pub const LAKE_VERSION: u32 = 1;

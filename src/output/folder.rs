@@ -45,7 +45,10 @@ struct PlannedFile {
 #[derive(Debug)]
 enum Content {
     /// A report's rows (the plan's table at this index), in one of the row formats.
-    Rows { format: Format, table: usize },
+    Rows {
+        format: Format,
+        table: usize,
+    },
     Markdown(String),
     Json(String),
     Page(Box<HtmlDocument>),

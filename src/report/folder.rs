@@ -90,20 +90,17 @@ pub fn write_report_folder(
     now: DateTime<Utc>,
 ) -> Result<FolderOutcome, ReportError> {
     let (first, last) = config.span.days();
-    let whole = Period::new(first, last, config.zone).map_err(|message| ReportError::Period {
-        message,
-    })?;
+    let whole =
+        Period::new(first, last, config.zone).map_err(|message| ReportError::Period { message })?;
     refuse_folder_holding_archive(archive, config)?;
     let state = archive_state(archive)?;
     let (from, to) = (whole.starts().naive_utc(), whole.ends().naive_utc());
     let counts = period_counts(archive, from, to)?;
-    let arrival_codes = match super::facts::dominated_by_arrival(
-        counts.postbacks,
-        counts.dated_by_arrival,
-    ) {
-        true => dated_by_arrival_per_code(archive, from, to)?,
-        false => Vec::new(),
-    };
+    let arrival_codes =
+        match super::facts::dominated_by_arrival(counts.postbacks, counts.dated_by_arrival) {
+            true => dated_by_arrival_per_code(archive, from, to)?,
+            false => Vec::new(),
+        };
     let mut ran = Vec::with_capacity(catalog.reports().len());
     for report in catalog.reports() {
         let period = report_period(&whole, report.header.period_days);

@@ -90,7 +90,11 @@ impl Sandbox {
             return direct_sandbox(files);
         };
         // DuckDB names the database after its file, and takes only a UTF-8 name.
-        let name = files.file().file_name().unwrap_or_default().to_string_lossy();
+        let name = files
+            .file()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
         let link = folder.join(name.as_ref());
         let sandbox = Sandbox {
             folder,

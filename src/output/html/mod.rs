@@ -113,14 +113,30 @@ fn write_summary(html: &mut String, summary: &[(String, String)]) {
     }
     html.push_str("<dl class=\"summary\">\n");
     for (label, value) in summary {
-        let _ = writeln!(
-            html,
-            "<div class=\"card\"><dt>{}</dt><dd>{}</dd></div>",
-            escape(label),
-            escape(value)
-        );
+        let _ = write!(html, "<div class=\"card\"><dt>{}</dt><dd>", escape(label));
+        match figure_and_detail(value) {
+            Some((figure, detail)) => {
+                let _ = write!(
+                    html,
+                    "<span class=\"figure\">{}</span> <span class=\"detail\">{}</span>",
+                    escape(figure),
+                    escape(detail)
+                );
+            }
+            None => html.push_str(&escape(value)),
+        }
+        html.push_str("</dd></div>\n");
     }
     html.push_str("</dl>\n");
+}
+
+/// A key figure written `FIGURE (DETAIL)`, as a rate is (`91.3% (21 of 23; 95% CI
+/// 73.2-97.6%)`), split so that the card shows the figure large and its counts and
+/// interval small under it.
+fn figure_and_detail(value: &str) -> Option<(&str, &str)> {
+    let (figure, rest) = value.split_once(" (")?;
+    let detail = rest.strip_suffix(')')?;
+    (!figure.is_empty() && !detail.is_empty()).then_some((figure, detail))
 }
 
 /// Links to the sections, for a page with more than one.
@@ -181,7 +197,10 @@ fn write_table(html: &mut String, columns: &[Column], rows: &[Vec<Cell>]) {
         for (column, cell) in columns.iter().zip(row) {
             if matches!(cell, Cell::Null) {
                 let class = if column.numeric { "num null" } else { "null" };
-                let _ = write!(html, "<td class=\"{class}\">NULL</td>");
+                let _ = write!(
+                    html,
+                    "<td class=\"{class}\" title=\"NULL\">{EMPTY_CELL}</td>"
+                );
                 continue;
             }
             text.clear();
@@ -192,6 +211,10 @@ fn write_table(html: &mut String, columns: &[Column], rows: &[Vec<Cell>]) {
     }
     html.push_str("</tbody>\n</table>\n</div>\n");
 }
+
+/// What an empty (NULL) cell of a table shows: a dash, as a printed table has, rather
+/// than the word `NULL` the terminal formats print.
+const EMPTY_CELL: &str = "\u{2013}";
 
 fn numeric_class(column: &Column) -> &'static str {
     if column.numeric { " class=\"num\"" } else { "" }
@@ -235,13 +258,16 @@ main { max-width: 1100px; margin: 0 auto; padding: 20px 24px 8px; }
 .notice { margin: 0 0 8px; padding: 10px 14px; border: 1px solid var(--warn-line);
   border-left-width: 5px; border-radius: 6px; background: var(--warn-wash);
   color: var(--warn-ink); font-weight: 600; }
-.summary { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr));
+.summary { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr));
   gap: 12px; margin: 0 0 16px; }
 .card { background: var(--paper); border: 1px solid var(--line); border-radius: 8px;
   padding: 12px 16px; }
 .card dt { color: var(--muted); font-size: 13px; }
-.card dd { margin: 2px 0 0; font-size: 24px; font-weight: 600;
+.card dd { margin: 2px 0 0; font-size: 24px; font-weight: 600; line-height: 1.25;
   font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.card .figure { display: block; }
+.card .detail { display: block; margin-top: 2px; color: var(--muted); font-size: 12px;
+  font-weight: 400; line-height: 1.35; }
 nav.contents { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 0 0 16px;
   font-size: 14px; }
 nav.contents a { color: var(--accent); text-decoration: none; }
@@ -268,10 +294,17 @@ th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: le
 th { background: var(--wash); color: var(--muted); font-weight: 600; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.null { color: #9aa5b1; font-style: italic; }
+td.null { color: #9aa5b1; }
 td.no-rows { color: var(--muted); text-align: center; }
 footer { max-width: 1100px; margin: 0 auto; padding: 0 24px 24px; color: var(--muted);
   font-size: 13px; }
+@media (max-width: 600px) {
+  header.page { padding: 16px 16px 14px; }
+  header.page h1 { font-size: 21px; }
+  main { padding: 12px 12px 4px; }
+  section { padding: 12px 12px 16px; }
+  footer { padding: 0 12px 16px; }
+}
 @media print {
   body { background: #fff; font-size: 12px; }
   header.page { background: none; color: var(--ink); padding: 0 0 8px;
@@ -322,6 +355,41 @@ mod tests {
             series: vec!["sent".into()],
             y_label: "messages".into(),
         }
+    }
+
+    #[test]
+    fn a_rate_card_shows_the_rate_large_and_its_counts_small_and_empty_cells_a_dash() {
+        let mut doc = document(vec![section(
+            vec![
+                vec![Cell::Null, Cell::Null],
+                vec![Cell::Text("AT&T".into()), Cell::Int(2)],
+            ],
+            None,
+        )]);
+        doc.summary = vec![
+            (
+                "delivery rate".into(),
+                "91.3% (21 of 23; 95% CI 73.2-97.6%)".into(),
+            ),
+            ("pass failure rate".into(), "n/a (none)".into()),
+            ("median delivery latency".into(), "32.0 s".into()),
+            ("odd".into(), "(only detail)".into()),
+        ];
+        let html = render(&doc);
+        assert!(html.contains(
+            "<div class=\"card\"><dt>delivery rate</dt><dd><span class=\"figure\">91.3%</span> \
+             <span class=\"detail\">21 of 23; 95% CI 73.2-97.6%</span></dd></div>"
+        ));
+        assert!(html.contains(
+            "<dd><span class=\"figure\">n/a</span> <span class=\"detail\">none</span></dd>"
+        ));
+        assert!(html.contains("<dt>median delivery latency</dt><dd>32.0 s</dd>"));
+        assert!(html.contains("<dt>odd</dt><dd>(only detail)</dd>"));
+        assert!(html.contains(
+            "<tr><td class=\"null\" title=\"NULL\">\u{2013}</td>\
+             <td class=\"num null\" title=\"NULL\">\u{2013}</td></tr>"
+        ));
+        assert!(!html.contains(">NULL<"));
     }
 
     #[test]
