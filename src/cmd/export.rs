@@ -34,7 +34,7 @@ reports over it: postback-archive report daily --lake DIR --out-dir reports
 
 Examples:
   postback-archive export --to /srv/lake
-  postback-archive report daily --lake /srv/lake --date 2026-11-03 --out-dir reports";
+  postback-archive --quiet --db /srv/postbacks/postbacks.duckdb export --to /srv/lake";
 
 /// Write what imports added since the last export into a lake of Parquet files that
 /// Spark, Trino and DuckDB read.
