@@ -153,12 +153,18 @@ fn import_once(
             };
             log.line(Level::Error, "import_failed")
                 .field("why", why)
-                .field("error", format!("{error:#}"))
+                .field("error", said(&schedule.db, &error))
                 .field("retry", next)
                 .emit();
         }
     }
     ok
+}
+
+/// An import's error as the log says it: damage of the archive named as such.
+fn said(db: &Path, error: &anyhow::Error) -> String {
+    let message = format!("{error:#}");
+    crate::store::damage_said(db, &message, &error.root_cause().to_string()).unwrap_or(message)
 }
 
 fn import(

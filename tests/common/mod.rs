@@ -215,3 +215,55 @@ pub fn assert_current_schema_with_archive_id(work: &Workdir) {
         "{id}"
     );
 }
+
+/// A tmpfs mounted for one test (a disk that fills), unmounted when dropped. Mounting
+/// needs root: `mount` is `None` elsewhere.
+pub struct SmallDisk {
+    mount_point: PathBuf,
+}
+
+impl SmallDisk {
+    pub fn mount(mount_point: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(mount_point).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(mount_point)
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| Self {
+            mount_point: mount_point.to_path_buf(),
+        })
+    }
+
+    pub fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.mount_point)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount_point)
+            .status();
+    }
+}
+
+/// A bundle of `count` distinct pass postbacks, the first numbered `first`.
+pub fn bundle(first: usize, count: usize) -> String {
+    let postbacks: String = (first..first + count)
+        .map(|i| {
+            format!(
+                "<POSTBACK><ORIGIN>GENERATE_PASS</ORIGIN><STATUSCODE>N801</STATUSCODE>\
+                 <REFERENCEDBY>Email</REFERENCEDBY><REFERENCEVALUE>user{i}@mail.com</REFERENCEVALUE>\
+                 <PASSDATAID>{i}</PASSDATAID><TIMESTAMP>2026-11-0{}T11:37:11-05:00</TIMESTAMP></POSTBACK>\n",
+                1 + i % 9
+            )
+        })
+        .collect();
+    format!("<POSTBACKS>\n{postbacks}</POSTBACKS>\n")
+}
