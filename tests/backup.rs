@@ -350,8 +350,12 @@ fn a_killed_backup_leaves_the_previous_backup_whole() {
     let newer = content_of(&work.path().join("clean.duckdb"));
     let mut kept_previous = 0;
     for fraction in [0.05, 0.2, 0.4, 0.6, 0.8] {
-        let mut child = work
-            .command(&["backup", "--to", "b.duckdb"])
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postback-archive"))
+            .current_dir(work.path())
+            .env_remove("POSTBACK_ARCHIVE_DB")
+            .arg("--db")
+            .arg(work.db())
+            .args(["backup", "--to", "b.duckdb"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
