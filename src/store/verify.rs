@@ -81,7 +81,7 @@ pub fn run_check(archive: &Archive, check: &Check) -> Result<Option<Finding>, St
             .map_err(|error| named_damage(archive, error))?,
         Kind::FingerprintFilters => filters(conn).map_err(|error| named_damage(archive, error))?,
     };
-    Ok((problems > 0).then(|| Finding {
+    Ok((problems > 0).then_some(Finding {
         check: check.name,
         problems,
         example,
