@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{SmallDisk, Workdir, bundle, duckdb_cli};
+use common::{SmallDisk, Workdir, bundle, duckdb_cli, leave_a_wal, leftovers};
 
 /// An archive of `bundles` bundles of 1,000 postbacks.
 fn imported(bundles: usize) -> Workdir {
@@ -39,21 +39,21 @@ fn run_on(work: &Workdir, db: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `verify` finds the archive (a backup) at `db` sound.
+fn assert_verifies(work: &Workdir, db: &Path) {
+    let verified = run_on(work, db, &["verify"]);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        common::stderr(&verified)
+    );
+}
+
 /// What [`Workdir::content`] says of the archive at `db`.
 fn content_of(db: &Path) -> Vec<String> {
     let view = Workdir::new().with_archive_at(db.to_str().unwrap());
     view.content()
-}
-
-/// Hidden files left in `dir` (a backup's staged copy, a sandbox's folder).
-fn leftovers(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with('.'))
-        .collect();
-    names.sort();
-    names
 }
 
 fn backup(work: &Workdir, to: &str) -> Output {
@@ -88,13 +88,7 @@ fn a_backup_is_a_checked_copy_that_restores_by_copying_it_back() {
     assert_eq!(leftovers(work.path()), Vec::<String>::new());
     assert!(!PathBuf::from(format!("{}.wal", copy.display())).exists());
     assert_eq!(content_of(&copy), expected);
-    let verified = run_on(&work, &copy, &["verify"]);
-    assert_eq!(
-        verified.status.code(),
-        Some(0),
-        "{}",
-        common::stderr(&verified)
-    );
+    assert_verifies(&work, &copy);
 
     // The archive is lost (cut short); copied back, the backup is the archive again, and
     // the next import reads the files that came after it, storing none twice.
@@ -135,15 +129,7 @@ fn duckdb_15_opens_a_backup() {
 #[test]
 fn a_wal_left_by_a_killed_import_is_folded_into_the_backup() {
     let work = imported(2);
-    {
-        let conn = duckdb::Connection::open(work.db()).unwrap();
-        conn.execute_batch(
-            "SET checkpoint_threshold = '1TB';
-             PRAGMA disable_checkpoint_on_shutdown;
-             INSERT INTO archive_meta VALUES ('probe', 'from the wal');",
-        )
-        .unwrap();
-    }
+    leave_a_wal(&work.db());
     let wal = PathBuf::from(format!("{}.wal", work.db().display()));
     let wal_bytes = std::fs::read(&wal).unwrap();
     assert_eq!(backup(&work, "b.duckdb").status.code(), Some(0));
@@ -297,13 +283,7 @@ fn backups_during_serve_load_are_consistent_and_every_delivery_is_imported() {
         let output = work.run(&["--lock-timeout", "60", "backup", "--to", &to]);
         assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));
         let copy = work.path().join(&to);
-        let verified = run_on(&work, &copy, &["verify"]);
-        assert_eq!(
-            verified.status.code(),
-            Some(0),
-            "{}",
-            common::stderr(&verified)
-        );
+        assert_verifies(&work, &copy);
         let view = Workdir::new().with_archive_at(copy.to_str().unwrap());
         // Whole runs only: every file in the ledger with all its postbacks.
         assert_eq!(

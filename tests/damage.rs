@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{Workdir, bundle};
+use common::{Workdir, bundle, leave_a_wal, leftovers};
 
 /// Words of every message about a damaged archive.
 const ADVICE: &str = "postback-archive changed nothing in it. Restore it from your last backup \
@@ -181,17 +181,6 @@ fn regression_import_into_an_archive_whose_ledger_block_is_damaged_said_unknown_
     assert!(bytes_of(&work.db()) == damaged, "nothing repaired it");
 }
 
-/// Hidden files a backup or the sandbox left beside the archive.
-fn leftovers(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with('.'))
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_sound_archive_is_verified_with_every_check_and_quietly_under_quiet() {
     let work = imported();
@@ -345,12 +334,7 @@ fn a_lake_that_lost_a_file_fails_verify_with_what_to_do_about_the_lake() {
 #[test]
 fn an_archive_with_a_wal_left_by_a_killed_import_is_sound() {
     let work = imported();
-    tamper(
-        &work,
-        "SET checkpoint_threshold = '1TB';
-         PRAGMA disable_checkpoint_on_shutdown;
-         INSERT INTO archive_meta VALUES ('probe', 'from the wal');",
-    );
+    leave_a_wal(&work.db());
     assert!(Path::new(&format!("{}.wal", work.db().display())).exists());
     let output = work.run(&["verify"]);
     assert_eq!(output.status.code(), Some(0), "{}", common::stderr(&output));

@@ -221,14 +221,24 @@ impl Archive {
         if files::inspect(path)? == Found::DuckDb {
             check_structure(path)?;
         }
-        let settings = settings(false);
+        let archive = Archive::open_unsandboxed(path, false, lock_timeout, on_wait)?;
+        schema::prepare(archive.connection(), path)?;
+        Ok(archive)
+    }
+
+    /// Open `path` (checked already) read-only or for writing, by its own name.
+    fn open_unsandboxed(
+        path: &Path,
+        read_only: bool,
+        lock_timeout: Duration,
+        on_wait: impl FnOnce(&str),
+    ) -> Result<Self, StoreError> {
+        let settings = settings(read_only);
         let database = open_waiting(path, lock_timeout, on_wait, || {
             Database::open(path, &settings).map_err(|error| error.to_string())
         })?;
-        let opened = Opened::new(database)?;
-        schema::prepare(opened.connection(), path)?;
         Ok(Archive {
-            opened,
+            opened: Opened::new(database)?,
             sandbox: None,
             files: ArchiveFiles::locate(path)?,
             path: path.to_path_buf(),
@@ -243,11 +253,7 @@ impl Archive {
         lock_timeout: Duration,
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        if files::inspect(path)? == Found::Nothing {
-            return Err(StoreError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
+        require_existing(path)?;
         Archive::open_for_write(path, lock_timeout, on_wait)
     }
 
@@ -262,11 +268,7 @@ impl Archive {
         grants: &[PathBuf],
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        if files::inspect(path)? == Found::Nothing {
-            return Err(StoreError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
+        require_existing(path)?;
         check_structure(path)?;
         let files = ArchiveFiles::locate(path)?;
         let (database, sandbox) = sandbox::open(&files, path, grants, lock_timeout, on_wait)?;
@@ -290,24 +292,11 @@ impl Archive {
         lock_timeout: Duration,
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        if files::inspect(path)? == Found::Nothing {
-            return Err(StoreError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
+        require_existing(path)?;
         check_structure(path)?;
-        let settings = settings(true);
-        let database = open_waiting(path, lock_timeout, on_wait, || {
-            Database::open(path, &settings).map_err(|error| error.to_string())
-        })?;
-        let opened = Opened::new(database)?;
-        schema::check_readable(opened.connection(), path)?;
-        Ok(Archive {
-            opened,
-            sandbox: None,
-            files: ArchiveFiles::locate(path)?,
-            path: path.to_path_buf(),
-        })
+        let archive = Archive::open_unsandboxed(path, true, lock_timeout, on_wait)?;
+        schema::check_readable(archive.connection(), path)?;
+        Ok(archive)
     }
 
     /// The database itself, for what only the C API offers (statement counts, appenders).
@@ -375,6 +364,16 @@ const DAMAGE_SIGNS: [&str; 4] = [
     "database has been invalidated because of a previous fatal error",
     "not a valid DuckDB database file",
 ];
+
+/// Refuse a path where nothing is, for the commands that only read an archive.
+fn require_existing(path: &Path) -> Result<(), StoreError> {
+    if files::inspect(path)? == Found::Nothing {
+        return Err(StoreError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
 
 /// Whether DuckDB's `message` says that a database file is damaged.
 pub fn is_damage(message: &str) -> bool {

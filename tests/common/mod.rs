@@ -267,3 +267,26 @@ pub fn bundle(first: usize, count: usize) -> String {
         .collect();
     format!("<POSTBACKS>\n{postbacks}</POSTBACKS>\n")
 }
+
+/// Hidden entries left in `dir` (a backup's staged copy, a sandbox's private folder).
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Leave a WAL beside the archive `db`, as a killed import does: a row of
+/// `archive_meta` (`probe`, `from the wal`) committed but not checkpointed.
+pub fn leave_a_wal(db: &Path) {
+    let conn = Connection::open(db).unwrap();
+    conn.execute_batch(
+        "SET checkpoint_threshold = '1TB';
+         PRAGMA disable_checkpoint_on_shutdown;
+         INSERT INTO archive_meta VALUES ('probe', 'from the wal');",
+    )
+    .unwrap();
+}
