@@ -13,8 +13,8 @@ use crate::cmd::{self, Global, Outcome};
 const EXIT_STATUS: &str = "\
 Exit status:
   0  success
-  1  the command failed: bad arguments, a SQL error, or the archive is locked, missing or
-     unwritable
+  1  the command failed: bad arguments, a SQL error, or the archive is locked, missing,
+     unwritable or damaged (verify: the archive is not sound)
   2  import only: some input files had problems; they are listed above and in the
      import_errors table, and everything else was imported
   129, 130, 143
@@ -72,6 +72,8 @@ pub enum Command {
     Query(cmd::query::QueryArgs),
     Report(cmd::report::ReportArgs),
     Serve(cmd::serve::ServeArgs),
+    Verify(cmd::verify::VerifyArgs),
+    Backup(cmd::backup::BackupArgs),
 }
 
 /// The environment variable that grants SQL folders when `--allow-dir` is not given.
@@ -119,12 +121,15 @@ pub fn main() -> ExitCode {
         Command::Query(args) => cmd::query::run(&global, args),
         Command::Report(args) => cmd::report::run(&global, args),
         Command::Serve(args) => cmd::serve::run(&global, args),
+        Command::Verify(args) => cmd::verify::run(&global, args),
+        Command::Backup(args) => cmd::backup::run(&global, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::InputProblems) => ExitCode::from(2),
         Ok(Outcome::Interrupted(signal)) => ExitCode::from(signal.exit_status()),
         Err(error) => {
+            let error = cmd::name_damage(error, &global.db);
             eprintln!("postback-archive: error: {error:#}");
             ExitCode::from(1)
         }

@@ -8,6 +8,8 @@
 mod earlier;
 mod rows;
 
+pub(crate) use earlier::{SPAN, filters_that_differ};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
