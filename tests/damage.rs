@@ -202,7 +202,7 @@ fn a_sound_archive_is_verified_with_every_check_and_quietly_under_quiet() {
     let prefix = format!("{} is sound: ", work.db().display());
     assert!(
         said.starts_with(&prefix)
-            && said.contains(&format!(" blocks and {rows} rows read, 7 checks hold (")),
+            && said.contains(&format!(" blocks and {rows} rows read, 9 checks hold (")),
         "{said}"
     );
     assert_eq!(common::stderr(&output), "");
@@ -210,7 +210,7 @@ fn a_sound_archive_is_verified_with_every_check_and_quietly_under_quiet() {
     assert_eq!(quick.status.code(), Some(0));
     assert!(
         common::stdout(&quick).starts_with(&format!(
-            "{} holds together: 7 checks hold; its blocks were not read (--quick)",
+            "{} holds together: 9 checks hold; its blocks were not read (--quick)",
             work.db().display()
         )),
         "{}",
@@ -234,7 +234,7 @@ fn tamper(work: &Workdir, sql: &str) {
 
 #[test]
 fn each_invariant_that_does_not_hold_is_named_with_one_example() {
-    let cases: [(&str, &str); 6] = [
+    let cases: [(&str, &str); 8] = [
         (
             "DELETE FROM files WHERE path LIKE '%/in/03.xml'",
             "check ledger_holds_every_file found 1000 problem(s), such as: postback 3001 names file 4, which the ledger does not hold",
@@ -258,6 +258,14 @@ fn each_invariant_that_does_not_hold_is_named_with_one_example() {
         (
             "DELETE FROM postbacks WHERE postback_id = 20000",
             "check files_count_their_rows found 1 problem(s)",
+        ),
+        (
+            "UPDATE files SET folder_id = 999999 WHERE path LIKE '%/in/03.xml'",
+            "check folders_file_every_file found 1 problem(s), such as: file 4 (",
+        ),
+        (
+            "INSERT INTO compactions VALUES (1, 'x', 'x.tar.zst', 'y', 77, TIMESTAMP '2026-01-01', NULL, 1, 1, 'done')",
+            "check compactions_are_finished found 1 problem(s), such as: compaction 1 of x (done) names the tarball x.tar.zst, which the ledger does not hold",
         ),
     ];
     for (sql, expected) in cases {

@@ -93,9 +93,17 @@ fn a_file_copied_over_with_its_size_and_time_set_back_is_found_by_force_only() {
         .set_modified(modified)
         .unwrap();
     run(&work, &["import", "--rescan", "in"]);
-    assert_eq!(last_run(&work), "5 0 6 0 0 0", "size and time as recorded: not read");
+    assert_eq!(
+        last_run(&work),
+        "5 0 6 0 0 0",
+        "size and time as recorded: not read"
+    );
     run(&work, &["import", "--force", "in"]);
-    assert_eq!(last_run(&work), "5 0 6 6 1 0", "every file read: the new postback found");
+    assert_eq!(
+        last_run(&work),
+        "5 0 6 6 1 0",
+        "every file read: the new postback found"
+    );
     assert_eq!(
         work.value("SELECT count(*) FROM postbacks WHERE tracking_id = 'trk-X'"),
         "1"

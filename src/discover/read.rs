@@ -9,7 +9,7 @@ use rustix::fs::{Mode, OFlags};
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::FileToRead;
-use super::walk::{describe_file_type, not_a_regular_file};
+use super::listing::{describe_file_type, not_a_regular_file};
 use crate::problem::{Problem, ProblemKind};
 
 /// What reading one file produced, ready for the parser.

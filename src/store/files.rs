@@ -38,6 +38,12 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
             given: path.to_string_lossy().into_owned(),
         });
     }
+    // DuckDB names the database after its file, and takes only a UTF-8 name.
+    if path.file_name().is_some_and(|name| name.to_str().is_none()) {
+        return Err(StoreError::NotUtf8Name {
+            path: path.to_path_buf(),
+        });
+    }
     let metadata = match fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),

@@ -66,6 +66,13 @@ pub enum StoreError {
     )]
     InMemory { given: String },
     #[error(
+        "--db {}: the archive's file name is not UTF-8 (shown with �), and DuckDB \
+         names a database after its file; rename the file, or pass a symbolic link to it \
+         whose name is UTF-8",
+        shown(path)
+    )]
+    NotUtf8Name { path: PathBuf },
+    #[error(
         "{} is {what}, not a postback archive; pass the archive's file with --db \
          (or, for `import`, a path where nothing is yet)",
         shown(path)

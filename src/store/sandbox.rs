@@ -114,9 +114,7 @@ impl Sandbox {
         let Some(folder) = create_private_folder(files)? else {
             return direct_sandbox(files);
         };
-        // DuckDB names the database after its file, and takes only a UTF-8 name.
-        let name = files.file().file_name().unwrap_or_default().to_string_lossy();
-        let link = folder.join(name.as_ref());
+        let link = folder.join(files.file().file_name().unwrap_or_default());
         let sandbox = Sandbox {
             folder,
             link: Some(link.clone()),

@@ -50,6 +50,16 @@ pub const CHECKS: &[Check] = &[
         )),
     },
     Check {
+        name: "folders_file_every_file",
+        kind: Kind::Sql(include_str!("../../sql/checks/folders-file-every-file.sql")),
+    },
+    Check {
+        name: "compactions_are_finished",
+        kind: Kind::Sql(include_str!(
+            "../../sql/checks/compactions-are-finished.sql"
+        )),
+    },
+    Check {
         name: "runs_count_their_rows",
         kind: Kind::Sql(include_str!("../../sql/checks/runs-count-their-rows.sql")),
     },

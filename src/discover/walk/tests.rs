@@ -3,6 +3,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::discover::open_dirs::open_dirs_allowed;
 use crate::discover::{KnownFile, mkfifo};
 
 /// A ledger in memory: the files of each folder, and which folders were asked for.
@@ -271,9 +272,15 @@ fn a_folder_whose_time_is_set_back_to_its_stamp_is_listed_by_its_change_time() {
         .unwrap()
         .set_modified(modified)
         .unwrap();
-    assert_eq!(std::fs::metadata(&folder).unwrap().modified().unwrap(), modified);
+    assert_eq!(
+        std::fs::metadata(&folder).unwrap().modified().unwrap(),
+        modified
+    );
     let walked = walk_with(input, &records, &mut ledger, settled());
-    assert_eq!(walked.names(dir.path()), ["d/a.xml: file", "d/late.xml: file"]);
+    assert_eq!(
+        walked.names(dir.path()),
+        ["d/a.xml: file", "d/late.xml: file"]
+    );
 }
 
 /// A stamp taken while a folder's times were still fresh is not kept: the next run
