@@ -17,8 +17,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::files::{COMPANION_SUFFIXES, Found, inspect, process_is_running, with_suffix};
-use super::raw::Database;
+use super::archive_files::{COMPANION_SUFFIXES, Found, inspect, process_is_running, with_suffix};
+use super::c_api::Database;
 use super::verify::{CHECKS, read_every_block, run_check};
 use super::{Archive, StoreError, settings, shown};
 

@@ -6,15 +6,15 @@
 //! archive as Parquet for `export`, and reads such a lake as if it were an archive
 //! (`parquet`).
 
+mod archive_files;
 pub mod backup;
 pub mod blocks;
+mod c_api;
 mod cells;
 mod compaction;
-mod files;
 mod ledger;
 pub mod parquet;
 pub mod query;
-mod raw;
 pub mod report_inputs;
 pub mod runs;
 mod sandbox;
@@ -29,13 +29,13 @@ use std::time::{Duration, Instant};
 use duckdb::Connection;
 
 use crate::problem::printable;
-use files::Found;
-pub(crate) use raw::RawConnection;
-pub use raw::RawError;
-use raw::{Database, Opened};
+use archive_files::Found;
+pub(crate) use c_api::RawConnection;
+pub use c_api::RawError;
+use c_api::{Database, Opened};
 
+pub use archive_files::{ArchiveFiles, process_is_running};
 pub use compaction::{Compaction, LedgerFile, MovedFile, Pending as PendingCompaction};
-pub use files::{ArchiveFiles, process_is_running};
 pub use ledger::LedgerReader;
 pub use schema::SCHEMA_VERSION;
 
@@ -137,7 +137,7 @@ pub enum StoreError {
     Damaged { path: PathBuf, what: String },
     /// Writing import results failed (DuckDB's message).
     #[error("{0}")]
-    Write(#[from] raw::RawError),
+    Write(#[from] c_api::RawError),
     #[error(transparent)]
     Db(#[from] duckdb::Error),
 }
@@ -161,7 +161,7 @@ pub const DAMAGE_NAMED: &str = "postback-archive changed nothing in it";
 /// block in use (for a command that failed with DuckDB's words for damage, to say
 /// exactly what is damaged). `None` for a sound archive, or no DuckDB file at all.
 pub fn find_damage(path: &Path) -> Option<String> {
-    if !matches!(files::inspect(path), Ok(Found::DuckDb)) {
+    if !matches!(archive_files::inspect(path), Ok(Found::DuckDb)) {
         return None;
     }
     match blocks::check_every_block(path) {
@@ -229,7 +229,7 @@ impl Archive {
         lock_timeout: Duration,
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        if files::inspect(path)? == Found::DuckDb {
+        if archive_files::inspect(path)? == Found::DuckDb {
             check_structure(path)?;
         }
         let archive = Archive::open_unsandboxed(path, false, lock_timeout, on_wait)?;
@@ -394,7 +394,7 @@ const DAMAGE_SIGNS: [&str; 4] = [
 
 /// Refuse a path where nothing is, for the commands that only read an archive.
 fn require_existing(path: &Path) -> Result<(), StoreError> {
-    if files::inspect(path)? == Found::Nothing {
+    if archive_files::inspect(path)? == Found::Nothing {
         return Err(StoreError::Missing {
             path: path.to_path_buf(),
         });

@@ -28,8 +28,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::files::{ArchiveFiles, COMPANION_SUFFIXES, identity, with_suffix};
-use super::raw::Database;
+use super::archive_files::{ArchiveFiles, COMPANION_SUFFIXES, identity, with_suffix};
+use super::c_api::Database;
 use super::{StoreError, open_waiting, settings, shown};
 
 /// Settings SQL may still change once the configuration is locked: they only decide

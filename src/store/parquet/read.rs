@@ -31,8 +31,8 @@ use super::LakeError;
 use super::columns::{
     CatalogColumn, LakeTable, TableKind, from_lake, lake_tables, literal, quoted,
 };
-use crate::store::files::ArchiveFiles;
-use crate::store::raw::{Database, Opened};
+use crate::store::archive_files::ArchiveFiles;
+use crate::store::c_api::{Database, Opened};
 use crate::store::sandbox::{self, Sandbox};
 use crate::store::{Archive, StoreError, schema, settings, shown};
 

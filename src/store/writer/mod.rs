@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
-use super::raw::{ChunkAppender, RawConnection, RawError};
-use super::runs::{RunCounters, counters_sql};
+use super::c_api::{ChunkAppender, RawConnection, RawError};
+use super::runs::{RunCounters, RunStart, counters_sql};
 use super::{Archive, StoreError};
 use crate::discover::WalkCounters;
 use crate::normalize::Postback;
@@ -63,6 +63,8 @@ pub struct ImportWriter<'a> {
     /// The writer's own connection: its transaction holds the open batch.
     raw: &'a RawConnection<'a>,
     run_id: i32,
+    /// The run's row, written with the first commit.
+    run: &'a RunStart,
     walk: &'a WalkCounters,
     next_postback_id: i64,
     next_file_id: i64,
@@ -145,7 +147,7 @@ impl<'a> ImportWriter<'a> {
     pub fn new(
         archive: &'a Archive,
         raw: &'a RawConnection<'a>,
-        run_id: i32,
+        run: &'a RunStart,
         walk: &'a WalkCounters,
         memory_limit_mb: u32,
         batch_files: usize,
@@ -165,7 +167,8 @@ impl<'a> ImportWriter<'a> {
         Ok(ImportWriter {
             conn,
             raw,
-            run_id,
+            run_id: run.run_id,
+            run,
             walk,
             next_postback_id: first_postback_id,
             next_file_id: next_id("SELECT coalesce(max(file_id), 0) + 1 FROM files")?,
@@ -279,7 +282,7 @@ impl<'a> ImportWriter<'a> {
         let totals = self.totals(&batch.counters);
         let result = self.flush(&mut batch).and_then(|()| {
             drop(batch);
-            self.raw.execute(&counters_sql(self.run_id, &totals))?;
+            self.raw.execute(&counters_sql(self.run, &totals))?;
             self.raw.execute("COMMIT")
         });
         match result {
@@ -528,10 +531,11 @@ mod tests {
                 .unwrap()
         };
         assert!(threads(archive.connection()) > 1 || num_cpus_is_one());
+        let run = archive.begin_run(&[]).unwrap();
         let _writer = ImportWriter::new(
             &archive,
             &raw,
-            1,
+            &run,
             &walk,
             DEFAULT_MEMORY_LIMIT_MB,
             BATCH_FILES,
