@@ -13,8 +13,8 @@ use crate::cmd::{self, Global, Outcome};
 const EXIT_STATUS: &str = "\
 Exit status:
   0  success; serve: stopped by a signal after its requests in flight and a last import
-  1  the command failed: bad arguments, a SQL error, or the archive is locked, missing or
-     unwritable
+  1  the command failed: bad arguments, a SQL error, or the archive is locked, missing,
+     unwritable or damaged (verify: the archive is not sound)
   2  import: some input files had problems; they are listed above and in the
      import_errors table, and everything else was imported
   129, 130, 143
@@ -79,6 +79,8 @@ pub enum Command {
     Query(cmd::query::QueryArgs),
     Report(cmd::report::ReportArgs),
     Serve(cmd::serve::ServeArgs),
+    Verify(cmd::verify::VerifyArgs),
+    Backup(cmd::backup::BackupArgs),
     Completions(cmd::completions::CompletionsArgs),
     Man(cmd::man::ManArgs),
 }
@@ -150,6 +152,8 @@ pub fn main() -> ExitCode {
         Command::Query(args) => cmd::query::run(&global, args),
         Command::Report(args) => cmd::report::run(&global, args),
         Command::Serve(args) => cmd::serve::run(&global, args),
+        Command::Verify(args) => cmd::verify::run(&global, args),
+        Command::Backup(args) => cmd::backup::run(&global, args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Man(args) => cmd::man::run(&global, args, Cli::command()),
     };
@@ -158,6 +162,7 @@ pub fn main() -> ExitCode {
         Ok(Outcome::InputProblems) => ExitCode::from(2),
         Ok(Outcome::Interrupted(signal)) => ExitCode::from(signal.exit_status()),
         Err(error) => {
+            let error = cmd::name_damage(error, &global.db);
             eprintln!("postback-archive: error: {error:#}");
             ExitCode::from(1)
         }

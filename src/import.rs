@@ -12,7 +12,7 @@
 //! there, fails the run and marks it `failed`; a stop signal marks it `interrupted`.
 
 mod budget;
-mod guard;
+mod panics;
 mod parallel;
 mod record;
 
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use guard::CaughtPanic;
+pub use panics::CaughtPanic;
 pub use parallel::BUDGET_BYTES;
 
 use crate::discover::{
@@ -30,7 +30,7 @@ use crate::discover::{
 };
 use crate::problem::printable;
 use crate::signals::{Signal, Stop};
-use crate::store::runs::{RunCounters, RunStatus};
+use crate::store::runs::{RunCounters, RunStart, RunStatus};
 use crate::store::writer::{Entry, FileRecord, ImportWriter};
 use crate::store::{Archive, StoreError};
 use parallel::Flow;
@@ -145,9 +145,9 @@ pub fn run_import(
     // ledger files some files where the folders do not show them yet.
     crate::compact::recover(archive).map_err(|error| ImportError::Compaction(Box::new(error)))?;
     let folders = archive.load_folders()?;
-    let run_id = archive.begin_run(&options.roots_text())?;
-    let quiet = guard::QuietPanics::install();
-    let ended = guard::catch(|| import_files(archive, options, folders, run_id, observer, stop))
+    let run = archive.begin_run(&options.roots_text())?;
+    let quiet = panics::QuietPanics::install();
+    let ended = panics::catch(|| import_files(archive, options, folders, &run, observer, stop))
         .unwrap_or_else(|panic| {
             Err(ImportError::Bug {
                 doing: "storing the files".to_string(),
@@ -155,9 +155,9 @@ pub fn run_import(
             })
         });
     drop(quiet);
-    let (status, ending) = close_run(archive, run_id, ended, stop)?;
+    let (status, ending) = close_run(archive, &run, ended, stop)?;
     Ok(ImportOutcome {
-        run_id,
+        run_id: run.run_id,
         status,
         ending,
         elapsed: started.elapsed(),
@@ -230,7 +230,7 @@ fn hint(message: &str, memory_limit_mb: u32, db: &Path) -> Option<String> {
 /// `failed` with the error's message (the error is then returned).
 fn close_run(
     archive: &Archive,
-    run_id: i32,
+    run: &RunStart,
     ended: Result<Ended, ImportError>,
     stop: &Stop,
 ) -> Result<(RunStatus, Ending), ImportError> {
@@ -245,9 +245,14 @@ fn close_run(
             counters: None,
         },
         (Err(error), None) => {
+            // A damaged archive is not written to: the run's row is left unwritten.
             let message = error.to_string();
-            // The error that failed the run matters more than one marking it.
-            let _ = archive.finish_run(run_id, None, RunStatus::Failed, Some(&message));
+            if !matches!(error, ImportError::Store(StoreError::Damaged { .. }))
+                && !crate::store::is_damage(&message)
+            {
+                // The error that failed the run matters more than one marking it.
+                let _ = archive.finish_run(run, None, RunStatus::Failed, Some(&message));
+            }
             return Err(error);
         }
         (Ok(ended), _) => ended,
@@ -259,13 +264,13 @@ fn close_run(
             } else {
                 RunStatus::Ok
             };
-            archive.finish_run(run_id, Some(&counters), status, None)?;
+            archive.finish_run(run, Some(&counters), status, None)?;
             Ok((status, Ending::Finished(counters)))
         }
         Ended::Stopped { signal, counters } => {
             let status = RunStatus::Interrupted;
             let message = format!("interrupted by {}", signal.name());
-            archive.finish_run(run_id, counters.as_ref(), status, Some(&message))?;
+            archive.finish_run(run, counters.as_ref(), status, Some(&message))?;
             Ok((status, Ending::Interrupted(signal)))
         }
     }
@@ -277,7 +282,7 @@ fn import_files(
     archive: &Archive,
     options: &ImportOptions,
     folders: Folders,
-    run_id: i32,
+    run: &RunStart,
     observer: &dyn Observer,
     stop: &Stop,
 ) -> Result<Ended, ImportError> {
@@ -286,7 +291,7 @@ fn import_files(
     let mut writer = ImportWriter::new(
         archive,
         &writer_connection,
-        run_id,
+        run,
         &walk_counters,
         options.memory_limit_mb,
         options.batch_files,
@@ -476,7 +481,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_files_work_becomes_its_internal_error_problem_and_stays_out_of_the_ledger() {
-        let _quiet = guard::QuietPanics::install();
+        let _quiet = panics::QuietPanics::install();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.xml");
         std::fs::write(&path, "<POSTBACK/>").unwrap();
@@ -531,10 +536,10 @@ mod tests {
         );
 
         let (_dir, archive) = archive();
-        let run_id = archive.begin_run(&[]).unwrap();
+        let run = archive.begin_run(&[]).unwrap();
         let walk = WalkCounters::default();
         let raw = archive.writer_connection().unwrap();
-        let mut writer = ImportWriter::new(&archive, &raw, run_id, &walk, 96, 1000).unwrap();
+        let mut writer = ImportWriter::new(&archive, &raw, &run, &walk, 96, 1000).unwrap();
         writer.write(entries).unwrap();
         let counters = writer.finish().unwrap();
         assert_eq!(counters.errors, 1);
@@ -560,14 +565,14 @@ mod tests {
     #[test]
     fn a_failed_or_panicked_store_marks_the_run_failed_with_its_message() {
         let (_dir, archive) = archive();
-        let run_id = archive.begin_run(&[]).unwrap();
+        let run = archive.begin_run(&[]).unwrap();
         let bug = ImportError::Bug {
             doing: "storing the files".to_string(),
             panic: CaughtPanic {
                 message: "attempt to add with overflow at src/store/writer/mod.rs:1:2".to_string(),
             },
         };
-        let error = close_run(&archive, run_id, Err(bug), &Stop::never()).unwrap_err();
+        let error = close_run(&archive, &run, Err(bug), &Stop::never()).unwrap_err();
         let expected = "postback-archive hit a bug while storing the files: attempt to add with overflow at src/store/writer/mod.rs:1:2. Please report this message; the run is marked failed, and the next import finishes the job";
         assert_eq!(error.to_string(), expected);
         assert_eq!(
@@ -575,11 +580,12 @@ mod tests {
             format!("failed 0 true {expected}")
         );
 
-        let run_id = archive.begin_run(&[]).unwrap();
+        let run = archive.begin_run(&[]).unwrap();
+        let run_id = run.run_id;
         let store = ImportError::Store(StoreError::Write(RawError::DuckDb(
             "IO Error: disk full".to_string(),
         )));
-        assert!(close_run(&archive, run_id, Err(store), &Stop::never()).is_err());
+        assert!(close_run(&archive, &run, Err(store), &Stop::never()).is_err());
         assert_eq!(
             value(&archive, &format!("{RUN_ROW} WHERE run_id = {run_id}")),
             "failed 0 true IO Error: disk full"
@@ -590,9 +596,12 @@ mod tests {
     fn a_run_ends_ok_or_errors_and_a_stop_request_marks_it_interrupted() {
         let (_dir, archive) = archive();
         let run = |ended, stop: &Stop| {
-            let run_id = archive.begin_run(&[]).unwrap();
-            let closed = close_run(&archive, run_id, ended, stop).unwrap();
-            let row = value(&archive, &format!("{RUN_ROW} WHERE run_id = {run_id}"));
+            let run = archive.begin_run(&[]).unwrap();
+            let closed = close_run(&archive, &run, ended, stop).unwrap();
+            let row = value(
+                &archive,
+                &format!("{RUN_ROW} WHERE run_id = {}", run.run_id),
+            );
             (closed, row)
         };
         let never = Stop::never();

@@ -74,10 +74,14 @@ fn pax_mtime<R: Read>(member: &mut tar::Entry<'_, R>) -> i64 {
     panic!("no PAX mtime")
 }
 
+/// The files below `dir` (what vanishes while a compaction runs is skipped).
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
         if path.is_dir() {
             files.extend(walk(&path));
         } else {
@@ -278,22 +282,33 @@ fn a_compaction_killed_at_any_moment_loses_no_file_and_imports_nothing_twice() {
     let compact_time = started.elapsed();
     assert_eq!(clean.value(counts), "4500 0 4500");
 
+    // Kills in each phase, seen on disk (a staged tarball being written, a tarball in
+    // place with its originals being removed, for the first and the second day), and at
+    // points through a clean run's time.
+    let moments = [
+        Moment::Appears(".compacting", 1),
+        Moment::Appears(".tar.zst", 1),
+        Moment::Appears(".compacting", 2),
+        Moment::Appears(".tar.zst", 2),
+        Moment::After(compact_time.mul_f64(0.3)),
+        Moment::After(compact_time.mul_f64(0.6)),
+        Moment::After(compact_time.mul_f64(0.9)),
+    ];
     let mut landed = 0;
-    for fraction in [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95] {
+    for moment in moments {
         let work = Workdir::new();
         killable(&work);
         let before = every_byte(&work);
-        let delay = compact_time.mul_f64(fraction);
         let mut child = compact_command(&work).spawn().unwrap();
-        std::thread::sleep(delay);
+        moment.wait(&work, &mut child);
         landed += usize::from(child.try_wait().unwrap().is_none());
         child.kill().unwrap();
         child.wait().unwrap();
         // The next import finishes (or undoes) what the kill left before it reads any
         // folder: every byte once, no postback twice, nothing read again.
         run(&work, &["import", "in"]);
-        assert_eq!(every_byte(&work), before, "killed after {delay:?}");
-        assert_eq!(work.value(counts), "4500 0 4500", "killed after {delay:?}");
+        assert_eq!(every_byte(&work), before, "killed at {moment:?}");
+        assert_eq!(work.value(counts), "4500 0 4500", "killed at {moment:?}");
         assert_eq!(
             last_run(&work).split(' ').nth(3),
             Some("0"),
@@ -306,18 +321,45 @@ fn a_compaction_killed_at_any_moment_loses_no_file_and_imports_nothing_twice() {
         // A second compact completes the job; nothing is left half-way.
         run(&work, &["compact", "--older-than", "1", "in"]);
         assert_eq!(every_byte(&work), before);
-        let tarballs = walk(&work.path().join("in"))
-            .iter()
-            .filter(|path| path.display().to_string().ends_with(".tar.zst"))
-            .count();
-        assert_eq!(tarballs, 3, "killed after {delay:?}");
-        let staged = walk(&work.path().join("in"))
-            .iter()
-            .filter(|path| path.display().to_string().ends_with(".compacting"))
-            .count();
-        assert_eq!(staged, 0, "no staged tarball left behind");
+        assert_eq!(count_ending(&work, ".tar.zst"), 3, "killed at {moment:?}");
+        assert_eq!(
+            count_ending(&work, ".compacting"),
+            0,
+            "no staged tarball left"
+        );
         run(&work, &["import", "in"]);
         assert_eq!(work.value(counts), "4500 0 4500");
     }
     assert!(landed >= 4, "only {landed} kills landed mid-compaction");
+}
+
+/// When a compaction is killed.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// Once this many files ending so are under `in/` (or the command ended).
+    Appears(&'static str, usize),
+    After(Duration),
+}
+
+impl Moment {
+    fn wait(self, work: &Workdir, child: &mut std::process::Child) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        match self {
+            Moment::After(delay) => std::thread::sleep(delay),
+            Moment::Appears(ending, count) => {
+                while count_ending(work, ending) < count && child.try_wait().unwrap().is_none() {
+                    assert!(Instant::now() < deadline, "{self:?} never came");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+}
+
+/// How many files under `in/` have names ending in `ending`.
+fn count_ending(work: &Workdir, ending: &str) -> usize {
+    walk(&work.path().join("in"))
+        .iter()
+        .filter(|path| path.display().to_string().ends_with(ending))
+        .count()
 }

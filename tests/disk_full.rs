@@ -5,44 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::Workdir;
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct SmallDisk {
-    mount_point: std::path::PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(mount_point: &Path, size: &str) -> Option<Self> {
-        std::fs::create_dir_all(mount_point).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(mount_point)
-            .status()
-            .is_ok_and(|status| status.success());
-        mounted.then(|| Self {
-            mount_point: mount_point.to_path_buf(),
-        })
-    }
-
-    fn grow(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.mount_point)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.mount_point).status();
-    }
-}
+use common::{SmallDisk, Workdir};
 
 /// Distinct postbacks, so the archive grows with every file.
 fn write_corpus(work: &Workdir, files: usize) {

@@ -847,15 +847,7 @@ fn queries_keep_their_everyday_powers() {
 #[test]
 fn an_archive_with_a_wal_left_by_a_killed_import_is_read_whole() {
     let work = imported();
-    {
-        let conn = duckdb::Connection::open(work.db()).unwrap();
-        conn.execute_batch(
-            "SET checkpoint_threshold = '1TB';
-             PRAGMA disable_checkpoint_on_shutdown;
-             INSERT INTO archive_meta VALUES ('probe', 'from the wal');",
-        )
-        .unwrap();
-    }
+    common::leave_a_wal(&work.db());
     let wal = PathBuf::from(format!("{}.wal", text(&work.db())));
     assert!(wal.exists(), "the test needs a WAL");
     let wal_bytes = std::fs::read(&wal).unwrap();

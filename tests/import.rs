@@ -437,37 +437,49 @@ fn quiet_prints_nothing_on_success_and_one_line_on_problems() {
     assert_eq!(allowed.status.code(), Some(0));
 }
 
+/// DuckDB names a database after its file, and only by UTF-8: an archive whose file
+/// name is not is refused with what to do, before any file is made; one in a folder
+/// whose name is not is opened by its exact bytes, never a look-alike.
 #[test]
-fn an_archive_path_that_is_not_utf8_is_opened_by_its_exact_bytes() {
+fn an_archive_path_that_is_not_utf8_is_opened_by_its_exact_bytes_or_refused() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
     let work = Workdir::new();
     work.write("in/a.xml", SUB_N301);
-    let odd = work.path().join(OsStr::from_bytes(b"arch\xff.duckdb"));
-    let run = |args: &[&str]| {
+    let run = |db: &std::path::Path, args: &[&str]| {
         assert_cmd::Command::cargo_bin("postback-archive")
             .unwrap()
             .current_dir(work.path())
             .arg("--db")
-            .arg(&odd)
+            .arg(db)
             .args(args)
             .output()
             .unwrap()
     };
-    let output = run(&["import", "in"]);
+    let odd_name = work.path().join(OsStr::from_bytes(b"arch\xff.duckdb"));
+    let refused = run(&odd_name, &["import", "in"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "postback-archive: error: --db {}/arch\u{fffd}.duckdb: the archive's file name is not UTF-8 (shown with \u{fffd}), and DuckDB names a database after its file; rename the file, or pass a symbolic link to it whose name is UTF-8\n",
+            work.path().display()
+        )
+    );
+    let odd_folder = work.path().join(OsStr::from_bytes(b"d\xfe"));
+    std::fs::create_dir(&odd_folder).unwrap();
+    let db = odd_folder.join("archive.duckdb");
+    let output = run(&db, &["import", "in"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let mut names: Vec<Vec<u8>> = std::fs::read_dir(work.path())
+    let names: Vec<Vec<u8>> = std::fs::read_dir(work.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().as_bytes().to_vec())
-        .filter(|name| name.starts_with(b"arch"))
+        .filter(|name| name.starts_with(b"d") || name.starts_with(b"arch"))
         .collect();
-    names.sort();
-    assert_eq!(names, [b"arch\xff.duckdb".to_vec()], "no look-alike file");
-    let again = run(&[
-        "query",
-        "--format",
-        "csv",
-        "SELECT count(*) AS n FROM postbacks",
-    ]);
-    assert_eq!(stdout(&again), "n\n1\n", "{}", stderr(&again));
+    assert_eq!(
+        names,
+        [b"d\xfe".to_vec()],
+        "no look-alike, and nothing of the refused one"
+    );
+    assert!(db.exists());
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments (with their `--help` text), then `run`;
 //! and what every command shares: the global settings and how a command ended.
 
+pub mod backup;
 pub mod compact;
 pub mod completions;
 pub mod export;
@@ -9,6 +10,7 @@ pub mod man;
 pub mod query;
 pub mod report;
 pub mod serve;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +84,22 @@ pub fn file_destination(
         });
     }
     Ok(crate::output::Destination::File(path))
+}
+
+/// An error that met a damaged archive, said as damage of the archive `db` with what
+/// to do, whichever command met it (see [`crate::store::damage_said`]); any other error
+/// as it was, with the archive's private name in the sandbox replaced by `db`.
+pub fn name_damage(error: anyhow::Error, db: &std::path::Path) -> anyhow::Error {
+    let message = format!("{error:#}");
+    if let Some(said) = crate::store::damage_said(db, &message, &error.root_cause().to_string()) {
+        return anyhow::anyhow!(said);
+    }
+    let private = crate::store::without_private_names(db, &message);
+    if private == message {
+        error
+    } else {
+        anyhow::anyhow!(private)
+    }
 }
 
 /// How a command that did its job ended.

@@ -8,6 +8,8 @@
 //! way that can block: a named pipe, socket or device is reported, not read.
 
 pub mod folders;
+mod listing;
+mod open_dirs;
 mod read;
 mod tarball;
 mod walk;
@@ -21,12 +23,11 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::problem::{Problem, printable};
 pub use folders::{FolderKind, FolderListed, FolderRecord, FolderRef, Folders, Stamp};
+pub use listing::{Compression, is_postback_file};
+pub use open_dirs::{MAX_OPEN_DIRS, OpenDir};
 pub use read::{FileBytes, modified_micros, read_file, unchanged};
 pub use tarball::{Member, MemberBytes, MemberKind, TarballEnd, read_members};
-pub use walk::{
-    Compression, MAX_OPEN_DIRS, OpenDir, WalkInput, WalkOptions, is_postback_file, resolve_roots,
-    walk,
-};
+pub use walk::{WalkInput, WalkOptions, resolve_roots, walk};
 
 /// What the archive remembers about a file it has read before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

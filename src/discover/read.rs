@@ -9,7 +9,7 @@ use rustix::fs::{Mode, OFlags};
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::FileToRead;
-use super::walk::{describe_file_type, not_a_regular_file};
+use super::listing::{describe_file_type, not_a_regular_file};
 use crate::problem::{Problem, ProblemKind};
 
 /// What reading one file produced, ready for the parser.
@@ -159,22 +159,49 @@ fn unreadable(step: &'static str) -> impl Fn(std::io::Error) -> Problem {
 }
 
 /// Decompress a gzip stream (several members allowed): the content with the problem of
-/// a damaged stream, or the `too_large` problem past `max_size` bytes.
+/// a damaged stream, or the `too_large` problem past `max_size` bytes. Content past
+/// [`KEPT_WHILE_COUNTING`] is counted first, without being kept, so that refusing a file
+/// for its size costs no more memory than reading a small one; content within the limit
+/// is then decompressed again, into a buffer of its exact size.
 fn gunzip(raw: &[u8], max_size: u64) -> Result<(Vec<u8>, Option<Problem>), Problem> {
-    let mut content = Vec::with_capacity(raw.len().saturating_mul(4));
+    let kept = KEPT_WHILE_COUNTING.min(max_size);
+    let mut content = Vec::with_capacity(raw.len().saturating_mul(4).min(kept as usize + 1));
     let mut decoder = MultiGzDecoder::new(raw);
-    let result = (&mut decoder)
-        .take(max_size.saturating_add(1))
-        .read_to_end(&mut content);
-    if content.len() as u64 > max_size {
-        let size = decompressed_size(decoder, content.len() as u64, max_size);
-        let what = match size {
-            Size::Exactly(bytes) => format!("it decompresses to {bytes} bytes, over"),
-            Size::Over(bytes) => format!("it decompresses to more than {bytes} bytes, over"),
+    let result = (&mut decoder).take(kept + 1).read_to_end(&mut content);
+    if content.len() as u64 <= kept {
+        return Ok(with_damage(content, result.err()));
+    }
+    drop(content);
+    let (size, ending) = count_rest(decoder, kept + 1, max_size.saturating_mul(COUNT_FACTOR));
+    if size > max_size {
+        let (what, size) = match ending {
+            Ending::End => (
+                format!("it decompresses to {size} bytes, over"),
+                Size::Exactly(size),
+            ),
+            Ending::Damage | Ending::Ceiling => (
+                format!("it decompresses to more than {size} bytes, over"),
+                Size::Over(size),
+            ),
         };
         return Err(too_large(&what, max_size, size));
     }
-    let problem = result.err().map(|error| {
+    // Within the limit: decompressed again, up to the end or to the damage, which the
+    // read past `size` meets again.
+    let mut content = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let result = MultiGzDecoder::new(raw)
+        .take(size.saturating_add(1))
+        .read_to_end(&mut content);
+    Ok(with_damage(content, result.err()))
+}
+
+/// Bytes of a `.gz` file's content kept while it is first decompressed: a larger one is
+/// counted before it is kept. As much as the parallel import's first read of a file.
+const KEPT_WHILE_COUNTING: u64 = 1024 * 1024;
+
+/// `content` with the `bad_gzip` problem of the damage that ended it, if any.
+fn with_damage(content: Vec<u8>, error: Option<std::io::Error>) -> (Vec<u8>, Option<Problem>) {
+    let problem = error.map(|error| {
         let message = if content.is_empty() {
             format!("not valid gzip: {error}")
         } else {
@@ -185,7 +212,7 @@ fn gunzip(raw: &[u8], max_size: u64) -> Result<(Vec<u8>, Option<Problem>), Probl
         };
         Problem::whole_file(ProblemKind::BadGzip, message)
     });
-    Ok((content, problem))
+    (content, problem)
 }
 
 /// How far past the limit a refused `.gz` is decompressed (into nothing) to learn its
@@ -200,21 +227,28 @@ enum Size {
     Over(u64),
 }
 
+/// Where counting a stream stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    End,
+    Damage,
+    Ceiling,
+}
+
 /// The whole decompressed size of a stream of which `so_far` bytes were decompressed,
-/// counted without keeping the bytes, up to `COUNT_FACTOR` times the limit.
-fn decompressed_size(mut rest: MultiGzDecoder<&[u8]>, so_far: u64, max_size: u64) -> Size {
-    let ceiling = max_size.saturating_mul(COUNT_FACTOR);
+/// counted without keeping the bytes, up to `ceiling` bytes (or damage in the stream).
+fn count_rest(mut rest: MultiGzDecoder<&[u8]>, so_far: u64, ceiling: u64) -> (u64, Ending) {
     let mut size = so_far;
     let mut buffer = vec![0; 64 * 1024];
     while size <= ceiling {
         match rest.read(&mut buffer) {
-            Ok(0) => return Size::Exactly(size),
+            Ok(0) => return (size, Ending::End),
             Ok(read) => size = size.saturating_add(read as u64),
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return Size::Over(size),
+            Err(_) => return (size, Ending::Damage),
         }
     }
-    Size::Over(ceiling)
+    (ceiling, Ending::Ceiling)
 }
 
 /// The `too_large` problem of content of `size` bytes, `what` saying what it is.
@@ -389,6 +423,36 @@ mod tests {
         assert_eq!(
             problem.message,
             "it decompresses to more than 1600000 bytes, over the --max-file-size limit of 100000 bytes; not imported; import it with a --max-file-size over 1"
+        );
+    }
+
+    /// Content past what is kept while counting is counted first, then decompressed
+    /// again into a buffer of its exact size; damage past that point is still reported
+    /// with what decompressed before it; content over the limit is refused having kept
+    /// nothing past the first MiB.
+    #[test]
+    fn large_gzip_content_is_counted_before_it_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("large.xml.gz");
+        let body: Vec<u8> = (0..3 * MIB).map(|i| b'a' + (i % 23) as u8).collect();
+        let packed = gzip(&body);
+        std::fs::write(&path, &packed).unwrap();
+        let bytes = read_file(&file(&path, true), 4 * MIB).unwrap();
+        assert!(bytes.content == body && bytes.problem.is_none());
+        assert_eq!(bytes.content.capacity(), body.len(), "an exact buffer");
+
+        std::fs::write(&path, &packed[..packed.len() - 12]).unwrap();
+        let damaged = read_file(&file(&path, true), 4 * MIB).unwrap();
+        assert!(damaged.content.len() as u64 > KEPT_WHILE_COUNTING);
+        assert!(body.starts_with(&damaged.content));
+        assert_eq!(damaged.problem.unwrap().kind, ProblemKind::BadGzip);
+
+        std::fs::write(&path, &packed).unwrap();
+        let refused = read_file(&file(&path, true), 2 * MIB).unwrap();
+        assert_eq!(refused.content.capacity(), 0);
+        assert_eq!(
+            refused.problem.unwrap().message,
+            "it decompresses to 3145728 bytes, over the --max-file-size limit of 2 MiB; not imported; import it with --max-file-size 3 or larger"
         );
     }
 

@@ -15,10 +15,10 @@ use flate2::read::MultiGzDecoder;
 use rustix::fs::{Mode, OFlags};
 use tar::EntryType;
 
-use super::read::{take_content, too_large_file};
-use super::walk::{
+use super::listing::{
     Compression, describe_file_type, ends_with, is_postback_file, not_a_regular_file,
 };
+use super::read::{take_content, too_large_file};
 use super::{FileBytes, Stamp, TarballToRead, member_key};
 use crate::problem::{Problem, ProblemKind};
 

@@ -8,22 +8,25 @@
 //! followed by a [`FolderListed`] that lets the writer store the folder's new stamp.
 //! The walk opens folders only, and a tarball's metadata; no file is opened.
 
-use std::ffi::{CStr, OsStr};
-use std::fs::FileType;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::folders::{
     FolderKind, FolderListed, FolderRecord, FolderRef, Folders, SETTLE_TIME, Stamp,
 };
+use super::listing::{
+    Compression, Entry, EntryKind, SpecialKind, child_name, ends_with, is_postback_file,
+    kind_of_mode, link_error_message, list, not_a_regular_file, open_folder,
+};
+use super::open_dirs::{DirHandle, OpenDir, OpenDirs};
 use super::{
     DiscoverError, FileToRead, FolderFiles, Found, LedgerLookup, LookupError, TarballToRead,
     WalkCounters, ledger_keys, path_key,
@@ -141,30 +144,6 @@ struct Walker<'w, E> {
     /// Device, inode and path of the folders on the way down, to tell a followed
     /// symbolic link that leads back up.
     ancestors: Vec<(i64, i64, PathBuf)>,
-}
-
-/// One entry of a listed folder.
-struct Entry {
-    name: Vec<u8>,
-    kind: EntryKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
-    File,
-    Folder,
-    Symlink,
-    /// A named pipe, socket, device, or what the file system would not say.
-    Special(SpecialKind),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SpecialKind {
-    Fifo,
-    Socket,
-    CharDevice,
-    BlockDevice,
-    Unknown,
 }
 
 impl<E: FnMut(Found) -> bool> Walker<'_, E> {
@@ -532,254 +511,6 @@ impl<E: FnMut(Found) -> bool> Walker<'_, E> {
             folder: Some(folder.clone()),
         }));
         Ok(())
-    }
-}
-
-/// The name of `child` inside `parent`, when `child` (a path as shown) is directly in it.
-fn child_name<'c>(parent: &Path, child: &'c str) -> Option<&'c OsStr> {
-    let name = Path::new(child).file_name()?;
-    (Path::new(child).parent()? == parent).then_some(name)
-}
-
-/// Open a folder to list it, with its stamp taken from the open handle before any
-/// entry is read: whatever changes after that moves its times past the stamp.
-fn open_folder(path: &Path) -> Result<(OwnedFd, Stamp), Errno> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = rustix::fs::open(path, flags, Mode::empty())?;
-    let stat = rustix::fs::fstat(&fd)?;
-    Ok((fd, Stamp::of_stat(&stat)))
-}
-
-/// The entries of an open folder, sorted by name, without `.` and `..`. An entry whose
-/// type the file system does not give is asked about (not following links).
-fn list(fd: &OwnedFd) -> Result<Vec<Entry>, Errno> {
-    let mut entries = Vec::new();
-    let mut dir = rustix::fs::Dir::read_from(fd)?;
-    for entry in &mut dir {
-        let entry = entry?;
-        let name: &CStr = entry.file_name();
-        let name = name.to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        let kind = match entry.file_type() {
-            rustix::fs::FileType::Unknown => {
-                match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(stat) => kind_of_mode(rustix::fs::FileType::from_raw_mode(stat.st_mode)),
-                    Err(_) => EntryKind::Special(SpecialKind::Unknown),
-                }
-            }
-            file_type => kind_of_mode(file_type),
-        };
-        entries.push(Entry {
-            name: name.to_vec(),
-            kind,
-        });
-    }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(entries)
-}
-
-fn kind_of_mode(file_type: rustix::fs::FileType) -> EntryKind {
-    use rustix::fs::FileType as T;
-    match file_type {
-        T::RegularFile => EntryKind::File,
-        T::Directory => EntryKind::Folder,
-        T::Symlink => EntryKind::Symlink,
-        T::Fifo => EntryKind::Special(SpecialKind::Fifo),
-        T::Socket => EntryKind::Special(SpecialKind::Socket),
-        T::CharacterDevice => EntryKind::Special(SpecialKind::CharDevice),
-        T::BlockDevice => EntryKind::Special(SpecialKind::BlockDevice),
-        _ => EntryKind::Special(SpecialKind::Unknown),
-    }
-}
-
-impl SpecialKind {
-    fn of(file_type: FileType) -> SpecialKind {
-        if file_type.is_fifo() {
-            SpecialKind::Fifo
-        } else if file_type.is_socket() {
-            SpecialKind::Socket
-        } else if file_type.is_char_device() {
-            SpecialKind::CharDevice
-        } else if file_type.is_block_device() {
-            SpecialKind::BlockDevice
-        } else {
-            SpecialKind::Unknown
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            SpecialKind::Fifo => "a named pipe",
-            SpecialKind::Socket => "a socket",
-            SpecialKind::CharDevice => "a character device",
-            SpecialKind::BlockDevice => "a block device",
-            SpecialKind::Unknown => "of an unknown type",
-        }
-    }
-}
-
-/// Why a followed symbolic link could not be looked at.
-fn link_error_message(path: &Path, error: Errno) -> String {
-    let io = std::io::Error::from(error);
-    match std::fs::read_link(path) {
-        Ok(target) if error == Errno::NOENT => format!(
-            "a symbolic link to {}, which does not exist",
-            target.display()
-        ),
-        Ok(target) => format!(
-            "cannot follow the symbolic link to {}: {io}",
-            target.display()
-        ),
-        Err(_) => format!("cannot read: {io}"),
-    }
-}
-
-/// How a tarball's bytes are compressed, told from its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-impl Compression {
-    /// The compression of a tarball named `name` (`.tar`, `.tar.gz`, `.tgz`,
-    /// `.tar.zst`), or `None` when the name is not a tarball's.
-    pub fn of_tarball(name: &[u8]) -> Option<Compression> {
-        if ends_with(name, ".tar") {
-            Some(Compression::None)
-        } else if ends_with(name, ".tar.gz") || ends_with(name, ".tgz") {
-            Some(Compression::Gzip)
-        } else if ends_with(name, ".tar.zst") {
-            Some(Compression::Zstd)
-        } else {
-            None
-        }
-    }
-}
-
-/// Whether a file (or tarball member) named `name` holds postbacks: `*.xml` or
-/// `*.xml.gz`, in any case.
-pub fn is_postback_file(name: &[u8]) -> bool {
-    ends_with(name, ".xml") || ends_with(name, ".xml.gz")
-}
-
-/// Most directories held open at once for the files on their way to the readers. The
-/// walk can run 8,192 files ahead; in an archive of one file a folder, each would
-/// hold its own directory open, past a cron job's usual limit of 1,024 descriptors.
-/// Past this many, files are opened by their whole path again.
-pub const MAX_OPEN_DIRS: usize = 64;
-
-/// The share of the process's descriptor limit that held directories may take: the
-/// rest is for DuckDB, the walk's own folder handles and the files being read. So
-/// under `ulimit -n 64` at most 8 are held, under 16 at most 2.
-const DESCRIPTOR_SHARE: u64 = 8;
-
-/// How many directories this process may hold open: [`MAX_OPEN_DIRS`], or fewer under
-/// a low limit of open files (`RLIMIT_NOFILE`).
-fn open_dirs_allowed() -> usize {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let share = limit.map_or(u64::MAX, |limit| limit / DESCRIPTOR_SHARE);
-    usize::try_from(share).map_or(MAX_OPEN_DIRS, |share| share.min(MAX_OPEN_DIRS))
-}
-
-/// A directory the walk opened, shared by the files found in it (see
-/// [`FileToRead::parent`]).
-#[derive(Debug)]
-pub struct OpenDir {
-    fd: OwnedFd,
-    open: Arc<AtomicUsize>,
-}
-
-impl AsFd for OpenDir {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl Drop for OpenDir {
-    fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// The handle of a folder being listed: shared with its files while fewer than
-/// [`open_dirs_allowed`] are held, else kept by the walk alone until it moves on.
-enum DirHandle {
-    Shared(Arc<OpenDir>),
-    Own(OwnedFd),
-}
-
-impl DirHandle {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            DirHandle::Shared(dir) => dir.as_fd(),
-            DirHandle::Own(fd) => fd.as_fd(),
-        }
-    }
-
-    fn shared(&self) -> Option<Arc<OpenDir>> {
-        match self {
-            DirHandle::Shared(dir) => Some(Arc::clone(dir)),
-            DirHandle::Own(_) => None,
-        }
-    }
-}
-
-/// Counts the folder handles the files on their way to the readers hold.
-struct OpenDirs {
-    open: Arc<AtomicUsize>,
-    allowed: usize,
-}
-
-impl OpenDirs {
-    fn new() -> Self {
-        OpenDirs {
-            open: Arc::default(),
-            allowed: open_dirs_allowed(),
-        }
-    }
-
-    /// The handle of the folder being listed, shared with its files when the bound
-    /// allows (the walk holds one of its own while listing either way).
-    fn hold(&mut self, fd: OwnedFd) -> DirHandle {
-        if self.open.load(Ordering::Relaxed) + 1 >= self.allowed {
-            return DirHandle::Own(fd);
-        }
-        self.open.fetch_add(1, Ordering::Relaxed);
-        let open = Arc::clone(&self.open);
-        DirHandle::Shared(Arc::new(OpenDir { fd, open }))
-    }
-}
-
-/// Whether a file name ends with `suffix` in any case (`.XML`, `.Xml.GZ`), without
-/// making a lower-case copy of every name walked.
-pub(super) fn ends_with(name: &[u8], suffix: &str) -> bool {
-    name.len()
-        .checked_sub(suffix.len())
-        .and_then(|start| name.get(start..))
-        .is_some_and(|end| end.eq_ignore_ascii_case(suffix.as_bytes()))
-}
-
-/// The `unreadable` problem of a candidate that is not a regular file, naming what it
-/// is: reading a named pipe would wait for a writer forever, and a device never ends.
-pub(super) fn not_a_regular_file(what: &str) -> Problem {
-    Problem::whole_file(
-        ProblemKind::Unreadable,
-        format!("not a regular file ({what})"),
-    )
-}
-
-/// What a file type that is not a regular file is, for [`not_a_regular_file`].
-pub(super) fn describe_file_type(file_type: FileType) -> &'static str {
-    if file_type.is_dir() {
-        "a directory"
-    } else if file_type.is_symlink() {
-        "a symbolic link"
-    } else {
-        SpecialKind::of(file_type).describe()
     }
 }
 

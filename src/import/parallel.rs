@@ -14,7 +14,7 @@ use std::thread::{self, Scope, ScopedJoinHandle};
 use rayon::prelude::*;
 
 use super::budget::{Budget, Charge, Window};
-use super::guard::{self, CaughtPanic};
+use super::panics::{self, CaughtPanic};
 use super::record::{Fetch, Fetched, read_found};
 use super::{ImportError, ImportOptions, Observer, Walk};
 use crate::discover::{
@@ -179,7 +179,7 @@ fn spawn<'s, 'e>(
 ) -> Result<ScopedJoinHandle<'s, Result<(), CaughtPanic>>, ImportError> {
     thread::Builder::new()
         .name(name.to_string())
-        .spawn_scoped(scope, move || guard::catch(work))
+        .spawn_scoped(scope, move || panics::catch(work))
         .map_err(ImportError::Threads)
 }
 
@@ -240,7 +240,7 @@ fn read_chunks<'b>(
     let chunks = chunks.into_iter().enumerate().par_bridge();
     let _ = chunks.try_for_each(|(number, chunk)| {
         let send = |piece| pieces.send(piece).map_err(drop);
-        guard::catch(|| read_chunk(number, chunk, readers, send)).unwrap_or_else(|panic| {
+        panics::catch(|| read_chunk(number, chunk, readers, send)).unwrap_or_else(|panic| {
             let mut first = first_panic.lock().unwrap_or_else(PoisonError::into_inner);
             first.get_or_insert(panic);
             Err(())

@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering;
 
 use super::ImportOptions;
-use super::guard;
+use super::panics;
 use crate::discover::{
     self, FileBytes, FileToRead, FolderListed, FolderRef, Found, KnownFile, MemberBytes,
     MemberKind, TarballToRead, WalkCounters, read_members,
@@ -80,14 +80,14 @@ fn guarded_file<F: Fetch>(
     fetch: &mut F,
 ) -> Recorded<F::Charge> {
     let (display, known, folder) = (file.display.clone(), file.known, file.folder.clone());
-    guard::catch(|| file_record(file, options, counters, fetch)).unwrap_or_else(|panic| {
+    panics::catch(|| file_record(file, options, counters, fetch)).unwrap_or_else(|panic| {
         let record = FileRecord::unreadable(display, known, folder, bug(&panic));
         Ok(Some((record, None)))
     })
 }
 
 /// The `internal_error` problem of a panic caught while reading a file.
-fn bug(panic: &guard::CaughtPanic) -> Problem {
+fn bug(panic: &panics::CaughtPanic) -> Problem {
     let message = format!(
         "postback-archive hit a bug reading this file ({panic}); please report it. \
          The file is not imported, and the next import reads it again"
@@ -200,7 +200,7 @@ fn read_tarball<F: Fetch>(
 ) -> Result<(), Stopped> {
     let container = tarball.container.clone();
     let mut stopped = false;
-    let caught = guard::catch(|| {
+    let caught = panics::catch(|| {
         read_members(&tarball, options.walk.settle_time, |mut member| {
             match member_record(&mut member, &tarball, options, counters, fetch) {
                 Ok(Some((record, charge))) => push(Entry::File(record), charge),
@@ -300,7 +300,7 @@ fn member_record<F: Fetch>(
         },
         Err(problem) => FileRecord::unreadable(display.clone(), known, folder.clone(), problem),
     };
-    let record = guard::catch(work).unwrap_or_else(|panic| {
+    let record = panics::catch(work).unwrap_or_else(|panic| {
         FileRecord::unreadable(display.clone(), known, folder.clone(), bug(&panic))
     });
     Ok(Some((record, charge)))

@@ -8,7 +8,7 @@
 //! is logged and tried again next time, with the same files, while the server keeps
 //! receiving.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -263,12 +263,22 @@ fn import_once(
             };
             log.line(Level::Error, "import_failed")
                 .field("why", why)
-                .field("error", error.to_string())
+                .field("error", said(&schedule.db, &error))
                 .field("retry", next)
                 .emit();
         }
     }
     ok
+}
+
+/// An import's error as the log says it: damage of the archive named as such.
+fn said(db: &Path, failure: &ImportFailure) -> String {
+    let message = failure.to_string();
+    let mut root: &dyn std::error::Error = &failure.error;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    crate::store::damage_said(db, &message, &root.to_string()).unwrap_or(message)
 }
 
 fn import(

@@ -5,7 +5,7 @@
 
 use duckdb::Connection;
 
-use super::raw::BoundConnection;
+use super::c_api::BoundConnection;
 use super::{Archive, StoreError};
 use crate::discover::{
     FolderFiles, FolderKind, FolderRecord, Folders, KnownFile, LedgerLookup, LookupError, Stamp,

@@ -6,17 +6,20 @@
 //! archive as Parquet for `export`, and reads such a lake as if it were an archive
 //! (`parquet`).
 
+mod archive_files;
+pub mod backup;
+pub mod blocks;
+mod c_api;
 mod cells;
 mod compaction;
-mod files;
 mod ledger;
 pub mod parquet;
 pub mod query;
-mod raw;
 pub mod report_inputs;
 pub mod runs;
 mod sandbox;
 mod schema;
+pub mod verify;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -26,13 +29,13 @@ use std::time::{Duration, Instant};
 use duckdb::Connection;
 
 use crate::problem::{printable, shown};
-use files::Found;
-pub(crate) use raw::RawConnection;
-pub use raw::RawError;
-use raw::{Database, Opened};
+use archive_files::Found;
+pub(crate) use c_api::RawConnection;
+pub use c_api::RawError;
+use c_api::{Database, Opened};
 
+pub use archive_files::ArchiveFiles;
 pub use compaction::{Compaction, LedgerFile, MovedFile, Pending as PendingCompaction};
-pub use files::ArchiveFiles;
 pub use ledger::LedgerReader;
 pub use schema::SCHEMA_VERSION;
 
@@ -62,6 +65,13 @@ pub enum StoreError {
         printable(given)
     )]
     InMemory { given: String },
+    #[error(
+        "--db {}: the archive's file name is not UTF-8 (shown with �), and DuckDB \
+         names a database after its file; rename the file, or pass a symbolic link to it \
+         whose name is UTF-8",
+        shown(path)
+    )]
+    NotUtf8Name { path: PathBuf },
     #[error(
         "{} is {what}, not a postback archive; pass the archive's file with --db \
          (or, for `import`, a path where nothing is yet)",
@@ -121,11 +131,77 @@ pub enum StoreError {
     Unprotectable { path: PathBuf, reason: String },
     #[error("cannot open the archive {}: {message}", shown(path))]
     Open { path: PathBuf, message: String },
+    /// The archive's file is damaged (cut short, a block that fails its checksum):
+    /// nothing is done to it, and the message says how to get a sound archive back.
+    #[error("{}", damaged(path, what))]
+    Damaged { path: PathBuf, what: String },
     /// Writing import results failed (DuckDB's message).
     #[error("{0}")]
-    Write(#[from] raw::RawError),
+    Write(#[from] c_api::RawError),
     #[error(transparent)]
     Db(#[from] duckdb::Error),
+}
+
+/// What every command says of a damaged archive: where, what, and the two ways back.
+pub fn damaged(path: &Path, what: &str) -> String {
+    format!(
+        "the archive {} is damaged: {what}. {DAMAGE_NAMED}. Restore it \
+         from your last backup (copy the file `postback-archive backup` wrote back over it), or \
+         import the raw postback files into a new archive (postback-archive --db NEW.duckdb \
+         import DIR...)",
+        shown(path)
+    )
+}
+
+/// Words of [`damaged`]'s message, by which a message that already names the damage
+/// is told from DuckDB's own.
+pub const DAMAGE_NAMED: &str = "postback-archive changed nothing in it";
+
+/// The damage of the archive at `path`, when it has some, as found by reading every
+/// block in use (for a command that failed with DuckDB's words for damage, to say
+/// exactly what is damaged). `None` for a sound archive, or no DuckDB file at all.
+pub fn find_damage(path: &Path) -> Option<String> {
+    if !matches!(archive_files::inspect(path), Ok(Found::DuckDb)) {
+        return None;
+    }
+    match blocks::check_every_block(path) {
+        Ok((_, damage)) => damage.first().map(ToString::to_string),
+        Err(blocks::BlockError::Damaged(damage)) => Some(damage.to_string()),
+        Err(_) => None,
+    }
+}
+
+/// What to say of an error `message` (whose innermost cause is `cause`) that a
+/// command met on the archive at `path`, when it met damage: DuckDB's own words for
+/// damage, or its "Unknown error code" once it has given up on the file, confirmed and
+/// made exact by reading the archive's blocks. `None` for any other error, and for one
+/// that names the damage already.
+pub fn damage_said(path: &Path, message: &str, cause: &str) -> Option<String> {
+    let signs = is_damage(message) || message.contains("Unknown error code");
+    if message.contains(DAMAGE_NAMED) || !signs {
+        return None;
+    }
+    match find_damage(path) {
+        Some(what) => Some(damaged(path, &what)),
+        None if is_damage(message) => {
+            let said = without_private_names(path, cause);
+            Some(damaged(path, &format!("DuckDB says: {said}")))
+        }
+        None => None,
+    }
+}
+
+/// `message` with the name the archive at `path` has in the private folder of a
+/// sandbox of this process (see `sandbox`) replaced by `path`, for a message given
+/// after the archive was closed.
+pub fn without_private_names(path: &Path, message: &str) -> String {
+    match ArchiveFiles::locate(path) {
+        Ok(files) => message.replace(
+            &*sandbox::private_link(&files).to_string_lossy(),
+            &shown(path),
+        ),
+        Err(_) => message.to_string(),
+    }
 }
 
 /// An open archive. The database (with its connection) is declared before the sandbox,
@@ -148,15 +224,27 @@ impl Archive {
         lock_timeout: Duration,
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        files::inspect(path)?;
-        let settings = settings(false);
+        if archive_files::inspect(path)? == Found::DuckDb {
+            check_structure(path)?;
+        }
+        let archive = Archive::open_unsandboxed(path, false, lock_timeout, on_wait)?;
+        schema::prepare(archive.connection(), path)?;
+        Ok(archive)
+    }
+
+    /// Open `path` (checked already) read-only or for writing, by its own name.
+    fn open_unsandboxed(
+        path: &Path,
+        read_only: bool,
+        lock_timeout: Duration,
+        on_wait: impl FnOnce(&str),
+    ) -> Result<Self, StoreError> {
+        let settings = settings(read_only);
         let database = open_waiting(path, lock_timeout, on_wait, || {
             Database::open(path, &settings).map_err(|error| error.to_string())
         })?;
-        let opened = Opened::new(database)?;
-        schema::prepare(opened.connection(), path)?;
         Ok(Archive {
-            opened,
+            opened: Opened::new(database)?,
             sandbox: None,
             files: ArchiveFiles::locate(path)?,
             path: path.to_path_buf(),
@@ -171,11 +259,7 @@ impl Archive {
         lock_timeout: Duration,
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        if files::inspect(path)? == Found::Nothing {
-            return Err(StoreError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
+        require_existing(path)?;
         Archive::open_for_write(path, lock_timeout, on_wait)
     }
 
@@ -190,11 +274,8 @@ impl Archive {
         grants: &[PathBuf],
         on_wait: impl FnOnce(&str),
     ) -> Result<Self, StoreError> {
-        if files::inspect(path)? == Found::Nothing {
-            return Err(StoreError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
+        require_existing(path)?;
+        check_structure(path)?;
         let files = ArchiveFiles::locate(path)?;
         let (database, sandbox) = sandbox::open(&files, path, grants, lock_timeout, on_wait)?;
         let opened = Opened::new(database)?;
@@ -205,6 +286,23 @@ impl Archive {
             files,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Open read-only for postback-archive's own SQL (`verify`, `backup`), outside the
+    /// sandbox: no SQL of the user's runs on it, so it needs neither the private folder
+    /// nor a writable folder. Waits like [`Archive::open_for_write`] while a writer
+    /// holds it, and holds DuckDB's shared lock while open, so that no import writes
+    /// meanwhile.
+    pub fn open_for_checks(
+        path: &Path,
+        lock_timeout: Duration,
+        on_wait: impl FnOnce(&str),
+    ) -> Result<Self, StoreError> {
+        require_existing(path)?;
+        check_structure(path)?;
+        let archive = Archive::open_unsandboxed(path, true, lock_timeout, on_wait)?;
+        schema::check_readable(archive.connection(), path)?;
+        Ok(archive)
     }
 
     /// The database itself, for what only the C API offers (statement counts, appenders).
@@ -267,6 +365,55 @@ impl Archive {
     pub fn is_sandboxed(&self) -> bool {
         self.sandbox.is_some()
     }
+
+    /// `message` (DuckDB's) with the archive's name in the sandbox's private folder
+    /// replaced by the name the user gave: a message names the archive, never the
+    /// private link it was opened through.
+    pub fn without_private_names(&self, message: &str) -> String {
+        match self.sandbox.as_ref().and_then(sandbox::Sandbox::link) {
+            Some(link) => message.replace(&*link.to_string_lossy(), &shown(&self.path)),
+            None => message.to_string(),
+        }
+    }
+}
+
+/// What DuckDB says when a database file it reads is damaged: a block that fails its
+/// checksum, a file shorter than its blocks, or any error after such a one (DuckDB then
+/// refuses every further statement).
+const DAMAGE_SIGNS: [&str; 4] = [
+    "Corrupt database file",
+    "Could not read enough bytes from file",
+    "database has been invalidated because of a previous fatal error",
+    "not a valid DuckDB database file",
+];
+
+/// Refuse a path where nothing is, for the commands that only read an archive.
+fn require_existing(path: &Path) -> Result<(), StoreError> {
+    if archive_files::inspect(path)? == Found::Nothing {
+        return Err(StoreError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether DuckDB's `message` says that a database file is damaged.
+pub fn is_damage(message: &str) -> bool {
+    DAMAGE_SIGNS.iter().any(|sign| message.contains(sign))
+}
+
+/// Check the archive's headers, free list and length before DuckDB opens it (see
+/// [`blocks::check_structure`]): a damaged archive is named as such and left alone,
+/// rather than opened, answered from (DuckDB answers `count(*)` from its headers) or
+/// written to. A layout this build does not know is left to DuckDB.
+fn check_structure(path: &Path) -> Result<(), StoreError> {
+    match blocks::check_structure(path) {
+        Err(blocks::BlockError::Damaged(damage)) => Err(StoreError::Damaged {
+            path: path.to_path_buf(),
+            what: damage.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Settings of every connection: no extension is ever downloaded or auto-loaded, so
@@ -313,6 +460,12 @@ fn open_waiting(
             Err(message) => message,
         };
         let Some(holder) = lock_holder(&message) else {
+            if is_damage(&message) {
+                return Err(StoreError::Damaged {
+                    path: path.to_path_buf(),
+                    what: format!("DuckDB says: {message}"),
+                });
+            }
             return Err(StoreError::Open {
                 path: path.to_path_buf(),
                 message,

@@ -68,6 +68,10 @@ pub enum QueryError<E> {
          keep only that one"
     )]
     NotOneStatement { count: usize },
+    /// DuckDB met damage in the archive while it ran the SQL: the whole message, with
+    /// what to do.
+    #[error("{0}")]
+    Damaged(String),
     /// The receiver failed, e.g. its output could not be written.
     #[error(transparent)]
     Receiver(E),
@@ -97,8 +101,19 @@ fn file_access(path: &str, beside_archive: bool) -> String {
 }
 
 /// DuckDB's refusal to reach a file, which the sandbox causes, turned into a message
-/// that names the way out; every other error is left as DuckDB's message.
+/// that names the way out, and damage it met into one that says what to do; every
+/// other error is left as DuckDB's message, naming the archive as the user did.
 fn refine<E>(archive: &Archive, error: QueryError<E>) -> QueryError<E> {
+    let QueryError::Sql(message) = &error else {
+        return error;
+    };
+    let message = archive.without_private_names(message);
+    if super::is_damage(&message) {
+        let what = super::find_damage(archive.files().file())
+            .unwrap_or_else(|| format!("DuckDB says: {message}"));
+        return QueryError::Damaged(super::damaged(archive.path(), &what));
+    }
+    let error = QueryError::Sql(message);
     let QueryError::Sql(message) = &error else {
         return error;
     };

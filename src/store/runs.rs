@@ -71,8 +71,9 @@ impl std::fmt::Display for RunStatus {
 
 impl Archive {
     /// Start a run: runs still marked `running` died without finishing (this process
-    /// holds the write lock now), so they are marked `interrupted` first.
-    pub fn begin_run(&self, roots: &[String]) -> Result<i32, StoreError> {
+    /// holds the write lock now), so they are marked `interrupted` first. The run's own
+    /// row is written with its first commit (see [`RunStart`]).
+    pub fn begin_run(&self, roots: &[String]) -> Result<RunStart, StoreError> {
         begin_run(self.connection(), roots)
     }
 
@@ -80,58 +81,86 @@ impl Archive {
     /// run that failed, whose row keeps the counts of the batches it committed.
     pub fn finish_run(
         &self,
-        run_id: i32,
+        run: &RunStart,
         counters: Option<&RunCounters>,
         status: RunStatus,
         message: Option<&str>,
     ) -> Result<(), StoreError> {
-        finish_run(self.connection(), run_id, counters, status, message)
+        finish_run(self.connection(), run, counters, status, message)
     }
 }
 
-fn begin_run(conn: &Connection, roots: &[String]) -> Result<i32, StoreError> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    conn.execute(
-        "UPDATE import_runs SET status = ? WHERE status = ?",
-        params![RunStatus::Interrupted.as_str(), RunStatus::Running.as_str()],
+/// A run begun: its number and what its row will say. The row is written in the same
+/// transaction as the run's first batch (or its end), never alone before it, so a run
+/// that fails before it commits anything (an archive found damaged where the first
+/// batch appends) leaves the archive file exactly as it was.
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    pub run_id: i32,
+    started_at_us: i64,
+    roots: Vec<String>,
+}
+
+fn begin_run(conn: &Connection, roots: &[String]) -> Result<RunStart, StoreError> {
+    let running: i64 = conn.query_row(
+        "SELECT count(*) FROM import_runs WHERE status = ?",
+        params![RunStatus::Running.as_str()],
+        |row| row.get(0),
     )?;
+    if running > 0 {
+        conn.execute(
+            "UPDATE import_runs SET status = ? WHERE status = ?",
+            params![RunStatus::Interrupted.as_str(), RunStatus::Running.as_str()],
+        )?;
+    }
     let run_id: i32 = conn.query_row(
         "SELECT coalesce(max(run_id), 0) + 1 FROM import_runs",
         [],
         |row| row.get(0),
     )?;
-    // A JSON array of strings: serde_json cannot fail on it.
-    let roots_list = serde_json::to_string(roots).unwrap_or_else(|_| "[]".to_string());
-    conn.execute(
+    Ok(RunStart {
+        run_id,
+        started_at_us: chrono::Utc::now().timestamp_micros(),
+        roots: roots.to_vec(),
+    })
+}
+
+/// The `INSERT` of a run's row unless it is there already: its first commit writes it.
+fn run_row_sql(run: &RunStart) -> String {
+    // A JSON array of strings: serde_json cannot fail on it. Quoted as an SQL string
+    // literal by doubling its single quotes (DuckDB strings have no other escape).
+    let roots = serde_json::to_string(&run.roots).unwrap_or_else(|_| "[]".to_string());
+    format!(
         "INSERT INTO import_runs (run_id, started_at, status, roots, tool_version)
-         VALUES (?, ?, ?, CAST(?::JSON AS VARCHAR[]), ?)",
-        params![
-            run_id,
-            utc_now(),
-            RunStatus::Running.as_str(),
-            roots_list,
-            env!("CARGO_PKG_VERSION")
-        ],
-    )?;
-    conn.execute_batch("COMMIT")?;
-    Ok(run_id)
+         VALUES ({}, make_timestamp({}::BIGINT), '{}', CAST('{}'::JSON AS VARCHAR[]), '{}')
+         ON CONFLICT DO NOTHING;",
+        run.run_id,
+        run.started_at_us,
+        RunStatus::Running.as_str(),
+        roots.replace('\'', "''"),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Store the counters so far; called inside each batch's transaction, so an
 /// interrupted run still shows what it committed.
-fn update_counters(conn: &Connection, run_id: i32, c: &RunCounters) -> Result<(), StoreError> {
-    conn.execute_batch(&counters_sql(run_id, c))?;
+fn update_counters(conn: &Connection, run: &RunStart, c: &RunCounters) -> Result<(), StoreError> {
+    conn.execute_batch(&counters_sql(run, c))?;
     Ok(())
 }
 
-/// The `UPDATE` of a run's counters. Built as text (from numbers only) because the
-/// import writer runs it on a connection that has no prepared statements.
-pub fn counters_sql(run_id: i32, c: &RunCounters) -> String {
+/// The run's row, written if it is not there yet, and the `UPDATE` of its counters.
+/// Built as text (numbers and quoted strings) because the import writer runs it on a
+/// connection that has no prepared statements.
+pub fn counters_sql(run: &RunStart, c: &RunCounters) -> String {
+    let run_id = run.run_id;
     format!(
-        "UPDATE import_runs SET files_seen = {}, files_skipped = {}, files_read = {}, files_other = {},
+        "{}
+         UPDATE import_runs SET files_seen = {}, files_skipped = {}, files_read = {}, files_other = {},
                 folders_listed = {}, folders_unchanged = {},
                 postbacks_new = {}, postbacks_duplicate = {}, errors = {}
          WHERE run_id = {run_id}",
+        run_row_sql(run),
         c.files_seen, c.files_skipped, c.files_read, c.files_other, c.folders_listed,
         c.folders_unchanged, c.postbacks_new, c.postbacks_duplicate, c.errors
     )
@@ -139,18 +168,19 @@ pub fn counters_sql(run_id: i32, c: &RunCounters) -> String {
 
 fn finish_run(
     conn: &Connection,
-    run_id: i32,
+    run: &RunStart,
     counters: Option<&RunCounters>,
     status: RunStatus,
     message: Option<&str>,
 ) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN TRANSACTION")?;
+    conn.execute_batch(&run_row_sql(run))?;
     if let Some(counters) = counters {
-        update_counters(conn, run_id, counters)?;
+        update_counters(conn, run, counters)?;
     }
     conn.execute(
         "UPDATE import_runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
-        params![status.as_str(), utc_now(), message, run_id],
+        params![status.as_str(), utc_now(), message, run.run_id],
     )?;
     conn.execute_batch("COMMIT")?;
     Ok(())
@@ -164,7 +194,39 @@ pub fn utc_now() -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::RunStatus;
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_run_is_written_with_its_first_commit_and_its_roots_read_back_as_given() {
+        let archive = Archive::in_memory();
+        super::super::schema::prepare(archive.connection(), Path::new(":memory:")).unwrap();
+        let count = "SELECT count(*) FROM import_runs";
+        let roots = ["it's/a folder".to_string(), "\\n;--".to_string()];
+        let run = archive.begin_run(&roots).unwrap();
+        assert_eq!(archive.test_value(count), "0");
+        archive
+            .finish_run(&run, None, RunStatus::Failed, Some("it's"))
+            .unwrap();
+        assert_eq!(
+            archive.test_value("SELECT run_id || ' ' || status || ' ' || message FROM import_runs"),
+            "1 failed it's"
+        );
+        assert_eq!(
+            archive.test_value("SELECT roots[1] || '|' || roots[2] FROM import_runs"),
+            "it's/a folder|\\n;--"
+        );
+        // The next run marks a run left `running` as interrupted.
+        archive
+            .connection()
+            .execute_batch("UPDATE import_runs SET status = 'running'")
+            .unwrap();
+        assert_eq!(archive.begin_run(&[]).unwrap().run_id, 2);
+        assert_eq!(
+            archive.test_value("SELECT status FROM import_runs"),
+            "interrupted"
+        );
+    }
 
     #[test]
     fn every_status_reads_back_from_its_stored_name_and_no_other_name_does() {

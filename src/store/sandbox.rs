@@ -28,8 +28,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::files::{ArchiveFiles, COMPANION_SUFFIXES, identity, with_suffix};
-use super::raw::Database;
+use super::archive_files::{ArchiveFiles, COMPANION_SUFFIXES, identity, with_suffix};
+use super::c_api::Database;
 use super::{StoreError, open_waiting, settings, shown};
 
 /// Settings SQL may still change once the configuration is locked: they only decide
@@ -74,7 +74,8 @@ pub(super) fn open(
     let database = open_waiting(given, lock_timeout, on_wait, || match &sandbox.link {
         Some(link) => open_linked(files, link, &config),
         None => Database::open(files.file(), &config).map_err(|error| error.to_string()),
-    })?;
+    })
+    .map_err(|error| sandbox.named_as(error, given))?;
     lock_down(&database, &granted).map_err(&unprotectable)?;
     if let Some(link) = &sandbox.link {
         unlink_archive(link).map_err(&unprotectable)?;
@@ -83,19 +84,37 @@ pub(super) fn open(
 }
 
 impl Sandbox {
+    /// The archive's name in the private folder, when it was opened through links.
+    pub(super) fn link(&self) -> Option<&Path> {
+        self.link.as_deref()
+    }
+
+    /// `error` with the archive's private link named as the user named the archive.
+    fn named_as(&self, error: StoreError, given: &Path) -> StoreError {
+        let Some(link) = &self.link else {
+            return error;
+        };
+        let rename = |text: String| text.replace(&*link.to_string_lossy(), &shown(given));
+        match error {
+            StoreError::Damaged { path, what } => StoreError::Damaged {
+                path,
+                what: rename(what),
+            },
+            StoreError::Open { path, message } => StoreError::Open {
+                path,
+                message: rename(message),
+            },
+            other => other,
+        }
+    }
+
     /// The private folder beside the archive, with the archive linked into it; or,
     /// where the archive's folder is not writable, one in the system's temporary folder.
     fn create(files: &ArchiveFiles) -> Result<Sandbox, String> {
         let Some(folder) = create_private_folder(files)? else {
             return direct_sandbox(files);
         };
-        // DuckDB names the database after its file, and takes only a UTF-8 name.
-        let name = files
-            .file()
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
-        let link = folder.join(name.as_ref());
+        let link = folder.join(files.file().file_name().unwrap_or_default());
         let sandbox = Sandbox {
             folder,
             link: Some(link.clone()),
@@ -124,6 +143,23 @@ pub(super) fn granted_folders(
     Ok(format!("[{}]::VARCHAR[]", literals.join(", ")))
 }
 
+/// This process's private folder beside the archive, `.NAME.PID.sql`.
+fn private_folder(files: &ArchiveFiles) -> PathBuf {
+    let name = files
+        .file()
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    files
+        .folder()
+        .join(format!(".{name}.{}.sql", std::process::id()))
+}
+
+/// The archive's name in this process's private folder.
+pub(super) fn private_link(files: &ArchiveFiles) -> PathBuf {
+    private_folder(files).join(files.file().file_name().unwrap_or_default())
+}
+
 /// Create `.NAME.PID.sql` beside the archive (after removing those of killed runs);
 /// `None` when the archive's folder is not writable.
 fn create_private_folder(files: &ArchiveFiles) -> Result<Option<PathBuf>, String> {
@@ -134,7 +170,7 @@ fn create_private_folder(files: &ArchiveFiles) -> Result<Option<PathBuf>, String
         .to_string_lossy();
     let parent = files.folder();
     clean_up_after_killed_runs(parent, &name);
-    let folder = parent.join(format!(".{name}.{}.sql", std::process::id()));
+    let folder = private_folder(files);
     if folder.exists() {
         // Left by a killed run that had this process id.
         let _ = fs::remove_dir_all(&folder);

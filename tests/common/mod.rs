@@ -286,3 +286,78 @@ pub fn assert_current_schema_with_archive_id(work: &Workdir) {
         "{id}"
     );
 }
+
+/// A tmpfs mounted for one test (a disk that fills), unmounted when dropped. Mounting
+/// needs root: `mount` is `None` elsewhere.
+pub struct SmallDisk {
+    mount_point: PathBuf,
+}
+
+impl SmallDisk {
+    pub fn mount(mount_point: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(mount_point).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(mount_point)
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| Self {
+            mount_point: mount_point.to_path_buf(),
+        })
+    }
+
+    pub fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.mount_point)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount_point)
+            .status();
+    }
+}
+
+/// A bundle of `count` distinct pass postbacks, the first numbered `first`.
+pub fn bundle(first: usize, count: usize) -> String {
+    let postbacks: String = (first..first + count)
+        .map(|i| {
+            format!(
+                "<POSTBACK><ORIGIN>GENERATE_PASS</ORIGIN><STATUSCODE>N801</STATUSCODE>\
+                 <REFERENCEDBY>Email</REFERENCEDBY><REFERENCEVALUE>user{i}@mail.com</REFERENCEVALUE>\
+                 <PASSDATAID>{i}</PASSDATAID><TIMESTAMP>2026-11-0{}T11:37:11-05:00</TIMESTAMP></POSTBACK>\n",
+                1 + i % 9
+            )
+        })
+        .collect();
+    format!("<POSTBACKS>\n{postbacks}</POSTBACKS>\n")
+}
+
+/// Hidden entries left in `dir` (a backup's staged copy, a sandbox's private folder).
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Leave a WAL beside the archive `db`, as a killed import does: a row of
+/// `archive_meta` (`probe`, `from the wal`) committed but not checkpointed.
+pub fn leave_a_wal(db: &Path) {
+    let conn = Connection::open(db).unwrap();
+    conn.execute_batch(
+        "SET checkpoint_threshold = '1TB';
+         PRAGMA disable_checkpoint_on_shutdown;
+         INSERT INTO archive_meta VALUES ('probe', 'from the wal');",
+    )
+    .unwrap();
+}

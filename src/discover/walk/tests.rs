@@ -3,6 +3,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::discover::open_dirs::open_dirs_allowed;
 use crate::discover::{KnownFile, mkfifo};
 
 /// A ledger in memory: the files of each folder, and which folders were asked for.

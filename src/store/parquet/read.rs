@@ -31,10 +31,11 @@ use super::LakeError;
 use super::columns::{
     CatalogColumn, LakeTable, TableKind, from_lake, lake_tables, literal, quoted,
 };
-use crate::store::files::ArchiveFiles;
-use crate::store::raw::{Database, Opened};
+use crate::problem::shown;
+use crate::store::archive_files::ArchiveFiles;
+use crate::store::c_api::{Database, Opened};
 use crate::store::sandbox::{self, Sandbox};
-use crate::store::{Archive, StoreError, schema, settings, shown};
+use crate::store::{Archive, StoreError, schema, settings};
 
 /// The table of retried copies, whose rows the lake also draws from other archives'
 /// `postbacks`.

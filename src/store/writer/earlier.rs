@@ -249,6 +249,42 @@ fn find(
     Ok(())
 }
 
+/// The spans whose filter is not what [`build`] makes of `postbacks` (for `verify`): the
+/// keys of every postback with an id from the span's first to its `last_postback_id`,
+/// no more and no less, and one `last_postback_id` for all of a span's rows. A span
+/// without a filter is no fault (the next import builds it); a filter that misses a
+/// key would let an import store a copy of an earlier postback a second time.
+pub fn filters_that_differ(conn: &Connection) -> duckdb::Result<Vec<i64>> {
+    let spans: Vec<(i64, i64, i64)> = conn
+        .prepare(
+            "SELECT span, max(last_postback_id), count(DISTINCT last_postback_id)
+             FROM fingerprint_filters GROUP BY span ORDER BY span",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<duckdb::Result<_>>()?;
+    let mut differ = Vec::new();
+    for (span, last, lasts) in spans {
+        let stored: Vec<u8> = conn
+            .prepare_cached("SELECT keys FROM fingerprint_filters WHERE span = ?")?
+            .query_map([span], |row| row.get::<_, Vec<u8>>(0))?
+            .collect::<duckdb::Result<Vec<_>>>()?
+            .concat();
+        let (records, rest) = stored.as_chunks::<KEY_BYTES>();
+        let stored = encode(records.iter().map(decode).collect());
+        let expected = encode(
+            conn.prepare_cached(
+                "SELECT fingerprint FROM postbacks WHERE postback_id BETWEEN ? AND ?",
+            )?
+            .query_map([first_id(span), last], |row| row.get::<_, u128>(0).map(key))?
+            .collect::<duckdb::Result<Vec<u64>>>()?,
+        );
+        if lasts != 1 || !rest.is_empty() || stored != expected {
+            differ.push(span);
+        }
+    }
+    Ok(differ)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +408,24 @@ mod tests {
             wanted.matching(&filter[..5]).is_empty(),
             "a cut-off record is no key"
         );
+    }
+
+    /// A filter built from `postbacks` matches; one that lost a key, or names a
+    /// postback `postbacks` does not hold, does not; a missing filter is no fault.
+    #[test]
+    fn filters_that_differ_from_the_postbacks_of_their_span_are_found() {
+        let conn = archive();
+        store(&conn, (1..=10).chain(SPAN + 1..=SPAN + 5));
+        cover(&conn, SPAN + 6).unwrap();
+        assert_eq!(filters_that_differ(&conn).unwrap(), Vec::<i64>::new());
+        conn.execute_batch("DELETE FROM postbacks WHERE postback_id = 4")
+            .unwrap();
+        assert_eq!(filters_that_differ(&conn).unwrap(), [0]);
+        conn.execute_batch(
+            "DELETE FROM fingerprint_filters WHERE span = 0;
+             UPDATE fingerprint_filters SET keys = from_hex(substr(hex(keys), 13)) WHERE span = 1;",
+        )
+        .unwrap();
+        assert_eq!(filters_that_differ(&conn).unwrap(), [1]);
     }
 }

@@ -6,130 +6,29 @@
 //! connection of its own, appending data chunks: no per-row SQL.
 
 mod earlier;
+mod folders;
+mod key;
+mod records;
 mod rows;
 
+pub(crate) use earlier::{SPAN, filters_that_differ};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duckdb::Connection;
 
-use super::raw::{ChunkAppender, RawConnection, RawError};
-use super::runs::{RunCounters, counters_sql};
+use super::c_api::{ChunkAppender, RawConnection, RawError};
+use super::runs::{RunCounters, RunStart, counters_sql};
 use super::{Archive, StoreError};
-use crate::discover::{FolderKind, FolderListed, FolderRef, KnownFile, Stamp, WalkCounters};
+use crate::discover::WalkCounters;
 use crate::normalize::Postback;
-use crate::problem::Problem;
 use earlier::Earlier;
+pub use folders::FolderChange;
+use folders::apply_folder_changes;
+use key::{Key, KeyHash};
+pub use records::{Entry, FileContent, FileRecord};
 use rows::LedgerEntry;
-
-/// Everything the store needs to know about one file that discovery handed on.
-#[derive(Debug)]
-pub struct FileRecord {
-    /// The path as stored in `files.path` and shown to users (lossy when not UTF-8).
-    pub path: String,
-    /// The ledger's key for the path's exact bytes ([`crate::discover::path_key`]);
-    /// 0 for a file that could not be read, which stays out of the ledger.
-    pub path_key: u128,
-    pub size: u64,
-    pub modified_us: i64,
-    pub compressed: bool,
-    pub known: Option<KnownFile>,
-    /// The folder (or tarball) holding it, under which the ledger files it.
-    pub folder: Option<FolderRef>,
-    pub content: FileContent,
-}
-
-impl FileRecord {
-    /// A file that could not be read at all; its folder is then not taken as read whole.
-    pub fn unreadable(
-        path: String,
-        known: Option<KnownFile>,
-        folder: Option<FolderRef>,
-        problem: Problem,
-    ) -> Self {
-        FileRecord {
-            path,
-            path_key: 0,
-            size: 0,
-            modified_us: 0,
-            compressed: false,
-            known,
-            folder,
-            content: FileContent::Unreadable(problem),
-        }
-    }
-
-    /// Whether the file stays out of the ledger, or in it without its content (too
-    /// large to read): either way a later run must read it, so its folder must be
-    /// listed again.
-    fn left_for_later(&self) -> bool {
-        matches!(
-            self.content,
-            FileContent::Unreadable(_)
-                | FileContent::Read {
-                    content_hash: None,
-                    ..
-                }
-        )
-    }
-
-    fn postback_count(&self) -> usize {
-        match &self.content {
-            FileContent::Read { postbacks, .. } => postbacks.len(),
-            _ => 0,
-        }
-    }
-}
-
-/// What reading a file produced.
-#[derive(Debug)]
-pub enum FileContent {
-    /// Could not be read: the problem is recorded, but the file stays out of the
-    /// ledger so that the next run tries again.
-    Unreadable(Problem),
-    /// Its size or time changed but its bytes did not: only its ledger entry is updated.
-    Unchanged(KnownFile),
-    /// Read and parsed (possibly with problems, possibly holding no postback).
-    Read {
-        content_hash: Option<u128>,
-        postbacks: Vec<Postback>,
-        problems: Vec<Problem>,
-    },
-}
-
-/// What the import hands the writer, in walk order.
-#[derive(Debug)]
-pub enum Entry {
-    File(FileRecord),
-    /// A folder (or tarball) read whole, after its files: its stamp is stored with
-    /// them unless one of them was left for a later run.
-    Listed(FolderListed),
-}
-
-impl Entry {
-    fn postback_count(&self) -> usize {
-        match self {
-            Entry::File(record) => record.postback_count(),
-            Entry::Listed(_) => 0,
-        }
-    }
-}
-
-/// What a batch changes of one folder's row (see `rows::folder_change`).
-#[derive(Debug, Default)]
-pub struct FolderChange {
-    /// A folder new to the archive: its row is inserted with this path and kind.
-    new: Option<(Arc<str>, FolderKind)>,
-    parent_id: Option<i64>,
-    /// The run listed it: the stamp to store, or `None` to have it listed again.
-    listed: Option<Option<Stamp>>,
-    /// The listing followed symbolic links.
-    links_followed: bool,
-    /// The lowest and highest id of the files the batch adds to it.
-    file_ids: Option<(i64, i64)>,
-}
 
 /// When to commit: whichever limit a batch reaches first. A batch of more than a
 /// row group (122,880 rows) lets DuckDB write the rows to the database file once,
@@ -164,6 +63,8 @@ pub struct ImportWriter<'a> {
     /// The writer's own connection: its transaction holds the open batch.
     raw: &'a RawConnection<'a>,
     run_id: i32,
+    /// The run's row, written with the first commit.
+    run: &'a RunStart,
     walk: &'a WalkCounters,
     next_postback_id: i64,
     next_file_id: i64,
@@ -246,7 +147,7 @@ impl<'a> ImportWriter<'a> {
     pub fn new(
         archive: &'a Archive,
         raw: &'a RawConnection<'a>,
-        run_id: i32,
+        run: &'a RunStart,
         walk: &'a WalkCounters,
         memory_limit_mb: u32,
         batch_files: usize,
@@ -266,7 +167,8 @@ impl<'a> ImportWriter<'a> {
         Ok(ImportWriter {
             conn,
             raw,
-            run_id,
+            run_id: run.run_id,
+            run,
             walk,
             next_postback_id: first_postback_id,
             next_file_id: next_id("SELECT coalesce(max(file_id), 0) + 1 FROM files")?,
@@ -380,7 +282,7 @@ impl<'a> ImportWriter<'a> {
         let totals = self.totals(&batch.counters);
         let result = self.flush(&mut batch).and_then(|()| {
             drop(batch);
-            self.raw.execute(&counters_sql(self.run_id, &totals))?;
+            self.raw.execute(&counters_sql(self.run, &totals))?;
             self.raw.execute("COMMIT")
         });
         match result {
@@ -535,43 +437,6 @@ impl<'a> ImportWriter<'a> {
         }
     }
 
-    /// The batch's change of `folder`'s row, with the row added when the archive has
-    /// none yet.
-    fn folder_change<'b>(
-        &mut self,
-        batch: &'b mut Batch<'_>,
-        folder: &FolderRef,
-    ) -> &'b mut FolderChange {
-        let change = batch.folders.entry(folder.folder_id).or_default();
-        if !folder.recorded && self.folders_added.insert(folder.folder_id) {
-            change.new = Some((Arc::clone(&folder.path), folder.kind));
-            change.parent_id = folder.parent_id;
-        }
-        change
-    }
-
-    /// A folder was read whole: its stamp is stored unless one of its files was left
-    /// for a later run (or its times were too recent to trust), and the folders found
-    /// in it are filed under it, so that a run that finds it unchanged walks them.
-    fn folder_listed(&mut self, batch: &mut Batch<'_>, listed: &FolderListed) {
-        let complete = !self.incomplete.remove(&listed.folder.folder_id);
-        let stamp = listed.stamp.filter(|_| complete);
-        // A tarball is a file of its folder: one to be read again keeps the folder
-        // from being taken as read whole, or no run would list it to find the tarball.
-        if stamp.is_none()
-            && listed.folder.kind == FolderKind::Tarball
-            && let Some(parent) = listed.folder.parent_id
-        {
-            self.incomplete.insert(parent);
-        }
-        let change = self.folder_change(batch, &listed.folder);
-        change.listed = Some(stamp);
-        change.links_followed = listed.links_followed;
-        for subfolder in &listed.subfolders {
-            self.folder_change(batch, subfolder).parent_id = Some(listed.folder.folder_id);
-        }
-    }
-
     /// Stores each new postback and records every other sighting as a duplicate.
     /// Returns the number of duplicates.
     fn write_postbacks(
@@ -638,84 +503,6 @@ fn lookup_group_full(files: usize, postbacks: usize, batch_files: usize) -> bool
     postbacks >= LOOKUP_POSTBACKS || files >= LOOKUP_FILES.min(batch_files)
 }
 
-/// The SQL that applies a batch's `pa_folder_changes` to `folders`: new rows first,
-/// then parents, file id ranges and stamps.
-fn apply_folder_changes(run_id: i32) -> String {
-    let stamp = [
-        "links_followed",
-        "device",
-        "inode",
-        "modified_ns",
-        "changed_ns",
-        "size",
-    ]
-    .map(|column| {
-        format!("{column} = CASE WHEN c.set_listed THEN c.{column} ELSE folders.{column} END")
-    })
-    .join(",\n            ");
-    format!(
-        "INSERT INTO folders (folder_id, path, kind, parent_id)
-         SELECT folder_id, path, kind, parent_id FROM pa_folder_changes WHERE is_new;
-         UPDATE folders SET
-            parent_id = coalesce(c.parent_id, folders.parent_id),
-            first_file_id = least(coalesce(folders.first_file_id, c.first_file_id), coalesce(c.first_file_id, folders.first_file_id)),
-            last_file_id = greatest(coalesce(folders.last_file_id, c.last_file_id), coalesce(c.last_file_id, folders.last_file_id)),
-            listed_run_id = CASE WHEN NOT c.set_listed THEN folders.listed_run_id
-                                 WHEN c.listed THEN {run_id} END,
-            {stamp}
-         FROM pa_folder_changes c WHERE folders.folder_id = c.folder_id;
-         DELETE FROM pa_folder_changes;"
-    )
-}
-
-/// A fingerprint as a map key, in quarters: with the postback's id as a `u32` offset
-/// from the run's first, an entry of the in-run map takes 20 bytes, not the 32 of a
-/// 16-aligned `u128` key and an `i64`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Key([u32; 4]);
-
-impl From<u128> for Key {
-    fn from(fingerprint: u128) -> Self {
-        Key([
-            (fingerprint >> 96) as u32,
-            (fingerprint >> 64) as u32,
-            (fingerprint >> 32) as u32,
-            fingerprint as u32,
-        ])
-    }
-}
-
-impl Hash for Key {
-    /// Fingerprints are xxh3 hashes already: folding the halves is hash enough, and
-    /// much cheaper than SipHash on every postback.
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let [a, b, c, d] = self.0.map(u64::from);
-        state.write_u64((a << 32 | b) ^ (c << 32 | d));
-    }
-}
-
-/// Passes [`Key`]'s folded value through.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
-type KeyHash = BuildHasherDefault<KeyHasher>;
-
 impl Drop for ImportWriter<'_> {
     /// A writer dropped with a batch open (after an error) rolls it back.
     fn drop(&mut self) {
@@ -744,10 +531,11 @@ mod tests {
                 .unwrap()
         };
         assert!(threads(archive.connection()) > 1 || num_cpus_is_one());
+        let run = archive.begin_run(&[]).unwrap();
         let _writer = ImportWriter::new(
             &archive,
             &raw,
-            1,
+            &run,
             &walk,
             DEFAULT_MEMORY_LIMIT_MB,
             BATCH_FILES,

@@ -10,7 +10,7 @@ use super::{FileRecord, FolderChange};
 use crate::normalize::columns::COLUMNS;
 use crate::normalize::{Postback, Value};
 use crate::problem::Problem;
-use crate::store::raw::{ChunkAppender, RawError};
+use crate::store::c_api::{ChunkAppender, RawError};
 
 type Appended = Result<(), RawError>;
 

@@ -135,7 +135,7 @@ mod tests {
         let caught = catch(|| values[index]).unwrap_err();
         assert!(
             caught.message.starts_with(
-                "index out of bounds: the len is 0 but the index is 3 at src/import/guard.rs:"
+                "index out of bounds: the len is 0 but the index is 3 at src/import/panics.rs:"
             ),
             "{caught}"
         );

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use super::{StoreError, shown};
+use super::StoreError;
+use crate::problem::shown;
 
 /// The names DuckDB gives the files beside a database: its write-ahead log and the
 /// files of a checkpoint or recovery in progress.
@@ -36,6 +37,12 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
     if given.as_encoded_bytes().starts_with(b":memory:") {
         return Err(StoreError::InMemory {
             given: path.to_string_lossy().into_owned(),
+        });
+    }
+    // DuckDB names the database after its file, and takes only a UTF-8 name.
+    if path.file_name().is_some_and(|name| name.to_str().is_none()) {
+        return Err(StoreError::NotUtf8Name {
+            path: path.to_path_buf(),
         });
     }
     let metadata = match fs::metadata(path) {
