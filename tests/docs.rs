@@ -96,7 +96,10 @@ fn parse(file: &str, text: &str) -> Result<Page, String> {
         match language.trim() {
             "console" => parse_console(file, fence + 1, body, marked, &mut page)?,
             "text" => {
-                if let Some(i) = body.iter().position(|l| l.starts_with("$ postback-archive")) {
+                if let Some(i) = body
+                    .iter()
+                    .position(|l| l.starts_with("$ postback-archive"))
+                {
                     return Err(format!(
                         "{file}:{}: a command in a ```text block: show it in a ```console block so that it runs",
                         fence + 2 + i
@@ -165,10 +168,9 @@ fn parse_console(
         }
         let mut status = 0;
         if let Some(code) = body.get(i).and_then(|l| l.strip_prefix("? ")) {
-            status = code
-                .trim()
-                .parse()
-                .map_err(|_| format!("{file}:{}: `? {code}` is not an exit status", fence + 1 + i))?;
+            status = code.trim().parse().map_err(|_| {
+                format!("{file}:{}: `? {code}` is not an exit status", fence + 1 + i)
+            })?;
             i += 1;
         }
         let mut output = Vec::new();
@@ -249,13 +251,19 @@ fn parsed(page: &str) -> Page {
 /// The README's two set-up commands: `cargo run --release -- ARGS` and the test command.
 fn set_up_commands() -> (String, String) {
     let readme = read_page("README.md");
-    let section = &readme[readme.find("## Set up").expect("the README has `## Set up`")..];
+    let section = &readme[readme
+        .find("## Set up")
+        .expect("the README has `## Set up`")..];
     let block = &section[section.find("```sh\n").expect("a ```sh block") + 6..];
     let commands: Vec<&str> = block[..block.find("```").unwrap()]
         .lines()
         .map(|line| line.split(" #").next().unwrap_or_default().trim())
         .collect();
-    assert_eq!(commands.len(), 2, "the set-up block holds two commands: {commands:?}");
+    assert_eq!(
+        commands.len(),
+        2,
+        "the set-up block holds two commands: {commands:?}"
+    );
     (commands[0].to_string(), commands[1].to_string())
 }
 
@@ -279,7 +287,9 @@ impl Folder {
         )
         .unwrap();
         let mut paths = vec![bin];
-        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        paths.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
         let folder = Folder {
             path_variable: std::env::join_paths(paths).unwrap(),
             work,
@@ -383,15 +393,23 @@ fn every_page_shows_commands_and_few_are_not_run() {
 #[test]
 fn the_readmes_set_up_commands_are_what_ci_runs() {
     let (run, test) = set_up_commands();
-    assert_eq!(run, "cargo run --release -- import --allow-bad-input data/sample");
+    assert_eq!(
+        run,
+        "cargo run --release -- import --allow-bad-input data/sample"
+    );
     assert_eq!(test, "cargo test --release");
-    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    let ci =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
     let last = ci
         .lines()
         .rev()
         .map(str::trim)
         .find(|line| !line.is_empty() && !line.starts_with('#'));
-    assert_eq!(last, Some(test.as_str()), ".ci/run ends with the README's test command");
+    assert_eq!(
+        last,
+        Some(test.as_str()),
+        ".ci/run ends with the README's test command"
+    );
 }
 
 #[test]
@@ -433,13 +451,22 @@ fn the_parser_refuses_unmarked_unknown_and_misplaced_commands() {
             "```cron\n0 4 * * * cd /srv && postback-archive --quiet verify\n```\n",
             "x.md:2: a postback-archive command in a ```cron block",
         ),
-        ("```console\n$ rm -rf data\n```\n", "x.md:2: an unknown command `rm -rf data`"),
+        (
+            "```console\n$ rm -rf data\n```\n",
+            "x.md:2: an unknown command `rm -rf data`",
+        ),
         (
             "```text\n$ postback-archive verify\n```\n",
             "x.md:2: a command in a ```text block",
         ),
-        ("```console\nverify\n```\n", "x.md:2: a ```console block must start"),
-        ("```console\n$ ls\n", "x.md:1: a fenced block that never ends"),
+        (
+            "```console\nverify\n```\n",
+            "x.md:2: a ```console block must start",
+        ),
+        (
+            "```console\n$ ls\n",
+            "x.md:1: a fenced block that never ends",
+        ),
     ] {
         let found = parse("x.md", text).unwrap_err();
         assert!(found.starts_with(error), "{found}");
@@ -460,7 +487,10 @@ fn shown_output_matches_with_its_placeholders_only() {
     assert!(lines_match(&shown(&["a [..] c [..]"]), &["a b c d"]));
     assert!(!lines_match(&shown(&["a [..] c"]), &["a b d"]));
     assert!(!lines_match(&shown(&["ab[..]ba"]), &["aba"]));
-    assert!(lines_match(&shown(&["x", "...", "z"]), &["x", "y", "y", "z"]));
+    assert!(lines_match(
+        &shown(&["x", "...", "z"]),
+        &["x", "y", "y", "z"]
+    ));
     assert!(lines_match(&shown(&["x", "...", "z"]), &["x", "z"]));
     assert!(!lines_match(&shown(&["x", "...", "z"]), &["x", "y"]));
     assert!(!lines_match(&shown(&["x"]), &["x", "y"]));
