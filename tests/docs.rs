@@ -497,3 +497,81 @@ fn shown_output_matches_with_its_placeholders_only() {
     assert!(!lines_match(&shown(&["x", "y"]), &["x"]));
     assert_eq!(expand_tabs("ab\tc\t\td"), "ab      c               d");
 }
+
+/// GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a page's headings (outside fenced blocks).
+fn anchors(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            found.push(anchor(line.trim_start_matches('#')));
+        }
+    }
+    found
+}
+
+/// The targets of a page's Markdown links, `[text](target)`.
+fn link_targets(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .filter(|target| !target.contains("://"))
+        .collect()
+}
+
+#[test]
+fn every_link_of_the_pages_lands_on_a_file_and_heading() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut broken = Vec::new();
+    let mut links = 0;
+    for page in PAGES {
+        let text = read_page(page);
+        for target in link_targets(&text) {
+            links += 1;
+            let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let file = if file.is_empty() {
+                root.join(page)
+            } else {
+                root.join(page).parent().unwrap().join(file)
+            };
+            let Ok(linked) = std::fs::read_to_string(&file) else {
+                broken.push(format!("{page}: {target}: no such file"));
+                continue;
+            };
+            if !fragment.is_empty() && !anchors(&linked).iter().any(|a| a == fragment) {
+                broken.push(format!("{page}: {target}: no such heading"));
+            }
+        }
+    }
+    assert!(links > 50, "only {links} links found");
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+#[test]
+fn anchors_are_githubs() {
+    assert_eq!(
+        anchor(" Re-runs: what a nightly run finds, and what needs --rescan"),
+        "re-runs-what-a-nightly-run-finds-and-what-needs---rescan"
+    );
+    assert_eq!(anchor(" The day's reports"), "the-days-reports");
+    assert_eq!(anchor(" --version"), "--version");
+    assert_eq!(
+        link_targets("see [a](guide.md#x) and [b](https://e.com) and [c](#y)"),
+        ["guide.md#x", "#y"]
+    );
+}
