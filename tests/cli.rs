@@ -249,7 +249,7 @@ fn man_writes_a_page_for_the_tool_and_each_subcommand_that_groff_renders() {
     let work = Workdir::new();
     let output = work.run(&["man", "pages/man1"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "wrote 13 manual pages to pages/man1\n");
+    assert_eq!(stdout(&output), "wrote 15 manual pages to pages/man1\n");
     let dir = work.path().join("pages/man1");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

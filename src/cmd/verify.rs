@@ -30,8 +30,10 @@ waits for a running import (up to --lock-timeout), and an import waits for it.
 
 Exit status: 0 sound, 1 damaged (or verify could not run).
 
-Example, every Sunday at 03:00, silent unless something is wrong:
-  0 3 * * 0  postback-archive --quiet --db /srv/postbacks/postbacks.duckdb verify";
+Examples:
+  postback-archive verify --quick
+  postback-archive --db /srv/postbacks/postbacks.duckdb verify
+  (weekly from cron, with --quiet: see The nightly cron in docs/guide.md)";
 
 /// Check the archive: read every block (DuckDB checks each one's checksum) and check
 /// its invariants. Exits 0 when it is sound and 1 when it is not.
