@@ -575,3 +575,10 @@ fn anchors_are_githubs() {
         ["guide.md#x", "#y"]
     );
 }
+
+/// Issue 22: the README is an overview that links into `docs/`, at most 300 lines.
+#[test]
+fn the_readme_stays_an_overview() {
+    let lines = read_page("README.md").lines().count();
+    assert!(lines <= 300, "the README has {lines} lines; move detail into docs/");
+}
