@@ -279,7 +279,12 @@ fn plan(
     else {
         return Ok(Some(Err("its path is not UTF-8".to_string())));
     };
-    let ledger = archive.members_of(folder.folder_id)?;
+    // By key: a day folder may hold a million files.
+    let ledger: HashMap<u128, LedgerFile> = archive
+        .members_of(folder.folder_id)?
+        .into_iter()
+        .map(|file| (file.path_key, file))
+        .collect();
     let mut plan = Plan {
         packed: Vec::new(),
         file_ids: Vec::new(),
@@ -333,7 +338,7 @@ fn remove_stale_staged(parent: &Path, name: &str) {
 }
 
 /// The entries of a folder, sorted by name.
-fn list(path: &Path) -> Result<Vec<(String, fs::Metadata)>, CompactError> {
+fn list(path: &Path) -> Result<Vec<Listed>, CompactError> {
     let mut entries = Vec::new();
     let read = fs::read_dir(path).map_err(|error| CompactError::io("list", path, error))?;
     for entry in read {
@@ -341,14 +346,26 @@ fn list(path: &Path) -> Result<Vec<(String, fs::Metadata)>, CompactError> {
         let Ok(metadata) = entry.metadata() else {
             continue;
         };
-        match entry.file_name().into_string() {
-            Ok(name) => entries.push((name, metadata)),
+        entries.push(Listed {
             // A name that is not UTF-8 stays where it is.
-            Err(_) => entries.push((String::new(), metadata)),
-        }
+            name: entry.file_name().into_string().unwrap_or_default(),
+            is_file: metadata.is_file(),
+            size: metadata.len(),
+            modified_us: modified_micros(&metadata),
+        });
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
+}
+
+/// An entry of a folder being compacted: what deciding its fate needs, and no more (a
+/// day folder may hold a million).
+struct Listed {
+    /// Empty for a name that is not UTF-8.
+    name: String,
+    is_file: bool,
+    size: u64,
+    modified_us: i64,
 }
 
 enum Entry {
@@ -360,17 +377,16 @@ enum Entry {
 
 /// What becomes of one entry of a folder being compacted.
 fn pack_entry(
-    (name, metadata): &(String, fs::Metadata),
+    listed: &Listed,
     folder: &Path,
-    ledger: &[LedgerFile],
+    ledger: &HashMap<u128, LedgerFile>,
     options: &CompactOptions,
 ) -> Entry {
-    if name.is_empty() || !metadata.is_file() || !is_postback_file(name.as_bytes()) {
+    let name = &listed.name;
+    if name.is_empty() || !listed.is_file || !is_postback_file(name.as_bytes()) {
         return Entry::Stay;
     }
-    let path = folder.join(name);
-    let key = path_key(&path);
-    let Some(known) = ledger.iter().find(|file| file.path_key == key) else {
+    let Some(known) = ledger.get(&path_key(&folder.join(name))) else {
         return Entry::Refuse(format!("{name} is not imported yet; run import first"));
     };
     let Some(content_hash) = known.content_hash else {
@@ -378,7 +394,7 @@ fn pack_entry(
             "{name} was too large to import; import it with a larger --max-file-size first"
         ));
     };
-    if known.size != metadata.len() || known.modified_us != modified_micros(metadata) {
+    if known.size != listed.size || known.modified_us != listed.modified_us {
         return Entry::Refuse(format!(
             "{name} changed since it was imported; run `import --rescan` first"
         ));

@@ -342,7 +342,8 @@ fn the_daily_summary_and_the_page_show_the_same_figures_and_say_which_clock_date
 
     let page = read("index.html");
     for card in [
-        "<dt>delivery rate</dt><dd><span class=\"figure\">50.0%</span> <span class=\"detail\">1 of 2; 95% CI 9.5-90.5%</span></dd>",
+        "<dt>delivery rate</dt><dd><span class=\"figure\">50.0%</span> \
+         <span class=\"detail\">1 of 2; 95% CI 9.5-90.5%</span></dd>",
         "<dt>sends without receipt</dt><dd>1</dd>",
         "<dt>receipts without a send</dt><dd>1</dd>",
     ] {

@@ -412,7 +412,7 @@ fn command_line_mistakes_exit_1_with_a_message() {
     assert!(stderr(&unknown).starts_with("error: unexpected argument '--bogus' found"));
     let help = work.run(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(stdout(&help).contains("  2  import only: some input files had problems"));
+    assert!(stdout(&help).contains("  2  import: some input files had problems"));
 }
 
 #[test]

@@ -27,10 +27,12 @@ again the files that arrived after the backup; none is stored twice.
 
 Exit status: 0 the backup is in place; 1 it is not (FILE is as it was).
 
+Run it nightly from cron (0 4 * * *, the last example): silent unless it fails.
+
 Examples:
-  postback-archive backup --to /backups/postbacks.duckdb
-  postback-archive --lock-timeout 3600 backup --to /backups/postbacks-monday.duckdb
-  (nightly from cron, with --quiet: see The nightly cron in docs/guide.md)";
+  postback-archive backup --to postbacks-copy.duckdb
+  postback-archive --quiet --lock-timeout 3600 --db /srv/postbacks/postbacks.duckdb \\
+    backup --to /backups/postbacks.duckdb  (cron)";
 
 /// Copy the archive to FILE, consistently while imports and serve run, check the copy,
 /// and put it in place whole.

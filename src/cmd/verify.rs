@@ -30,10 +30,12 @@ waits for a running import (up to --lock-timeout), and an import waits for it.
 
 Exit status: 0 sound, 1 damaged (or verify could not run).
 
+Run it weekly from cron (0 3 * * 0, the last example): silent unless something is wrong.
+
 Examples:
-  postback-archive verify --quick
-  postback-archive --db /srv/postbacks/postbacks.duckdb verify
-  (weekly from cron, with --quiet: see The nightly cron in docs/guide.md)";
+  postback-archive verify
+  postback-archive --db /srv/postbacks/postbacks.duckdb verify --quick
+  postback-archive --quiet --db /srv/postbacks/postbacks.duckdb verify  (cron)";
 
 /// Check the archive: read every block (DuckDB checks each one's checksum) and check
 /// its invariants. Exits 0 when it is sound and 1 when it is not.
