@@ -580,5 +580,8 @@ fn anchors_are_githubs() {
 #[test]
 fn the_readme_stays_an_overview() {
     let lines = read_page("README.md").lines().count();
-    assert!(lines <= 300, "the README has {lines} lines; move detail into docs/");
+    assert!(
+        lines <= 300,
+        "the README has {lines} lines; move detail into docs/"
+    );
 }
