@@ -109,7 +109,7 @@ CREATE TABLE duplicates (
     received_at   TIMESTAMP                      -- when this copy arrived: its file's modification time
 );
 
--- Problems found in input files; see the README for the kinds.
+-- Problems found in input files; see docs/reference.md for the kinds.
 CREATE TABLE import_errors (
     run_id      INTEGER NOT NULL,
     file_id     BIGINT,                          -- NULL when the file could not be read at all

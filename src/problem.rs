@@ -6,7 +6,7 @@
 use std::fmt;
 
 /// What kind of trouble an input file had. The `as_str` names are stored in
-/// `import_errors.kind` and documented in the README, so they are part of the interface.
+/// `import_errors.kind` and documented in docs/reference.md, so they are part of the interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProblemKind {
     /// The file has no bytes, or only whitespace.

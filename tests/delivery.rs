@@ -1,4 +1,4 @@
-//! Sends and receipts (README, *Sends and receipts*), through the real binary: the
+//! Sends and receipts (docs/guide.md, *Sends and receipts*), through the real binary: the
 //! delivery rate over the sends whose receipt came, the receipts whose send is not in
 //! the archive, key-figures reconciled with failure-codes, and the warning of a day
 //! dominated by postbacks dated by their arrival. Every postback is one of the
@@ -265,13 +265,14 @@ fn the_delivery_rate_is_over_the_sends_whose_receipt_came() {
 }
 
 #[test]
-fn the_readmes_example_is_what_key_figures_says() {
+fn the_guides_example_is_what_key_figures_says() {
     let work = three_sends_and_a_receipt_without_its_send();
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md"))
+            .unwrap();
     let start = readme
         .find("<!-- key-figures of the example, from messages sent on")
-        .expect("the README has the example");
+        .expect("docs/guide.md has the example");
     let example: Vec<&str> = readme[start..]
         .lines()
         .skip(2)
@@ -600,7 +601,7 @@ fn a_day_dominated_by_postbacks_dated_by_arrival_is_warned_of_with_their_codes()
          day is unusual: files copied without their modification times (cp without -p, rsync \
          without -t) put every such postback of an archive on the day of the copy. If that \
          happened, this day's send failures (E101), subscriptions and saved-MMS results are \
-         not this day's; \"Keeping file times\" in docs/guide/import.md says how to copy an archive.";
+         not this day's; \"Keeping file times\" in docs/guide.md says how to copy an archive.";
     let (summary, page) = daily("2026-11-05");
     assert!(
         summary.starts_with(&format!(

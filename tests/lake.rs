@@ -902,7 +902,7 @@ fn the_stock_duckdb_cli_reads_the_lake_as_the_archive_reads() {
     );
 }
 
-/// The Spark SQL of the README's pass volume per day (`### export`).
+/// The Spark SQL of the guide's pass volume per day (docs/guide.md, *Spark and other engines*).
 const SPARK_PASS_VOLUME: &str = "SELECT day,
        count(*) FILTER (WHERE status_code = 'N801') AS generated,
        count(*) FILTER (WHERE status_code IN ('N802', 'N803', 'N811')) AS failed
@@ -920,11 +920,12 @@ fn pyspark_reads_the_lake_as_the_archive_reads() {
     ) else {
         return;
     };
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md"))
+            .unwrap();
     assert!(
-        readme.contains(SPARK_PASS_VOLUME),
-        "the README's Spark SQL differs from the tested one"
+        guide.contains(SPARK_PASS_VOLUME),
+        "docs/guide.md's Spark SQL differs from the tested one"
     );
     let (work, lake) = sample_lake();
     let script = format!(

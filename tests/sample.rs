@@ -1,5 +1,5 @@
 //! The bundled sample imports to exactly the figures its generator recorded in
-//! `data/sample.manifest.json`, and that is what the README's first command shows.
+//! `data/sample.manifest.json`, and that is what the README's first command shows (tests/docs.rs runs it).
 
 mod common;
 

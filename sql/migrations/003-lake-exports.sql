@@ -1,7 +1,7 @@
 -- postback-archive schema migration 2 -> 3, run in one transaction by
 -- src/store/schema.rs (a new archive gets sql/schema.sql, version 2, then this): what
 -- `export` wrote into which Parquet lake. src/store/parquet/export.rs reads and writes
--- these tables; the README (`### export`) says what they promise. Lake file names
+-- these tables; docs/guide.md (*The lake, with Spark*) says what they promise. Lake file names
 -- start with archive_meta.archive_id, which src/store/schema.rs gives every archive.
 
 -- One row per `postback-archive export` invocation.

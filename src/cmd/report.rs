@@ -76,7 +76,7 @@ warning on stderr); 1 when anything failed, and then nothing was written.
 Examples:
   postback-archive report period --from 2026-11-01 --to 2026-11-07 --out-dir reports
   postback-archive report period --from 2026-10-01 --to 2026-10-31 --tz Europe/Paris --out-dir out
-  (last week, from cron: see docs/guide/cron.md)
+  (last week, from cron: see The nightly cron in docs/guide.md)
   postback-archive report period --from $(date -d '7 days ago' +%F) --to $(date -d yesterday +%F) \\
       --out-dir /srv/reports";
 

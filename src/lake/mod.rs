@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::problem::shown;
 use crate::store::parquet::export::Placement;
 
-/// The lake layout and column rules this build writes and reads (README, "The lake").
+/// The lake layout and column rules this build writes and reads (docs/reference.md, "The lake").
 pub const LAKE_VERSION: u32 = 1;
 
 /// The file at the root of every lake that says what it is.
@@ -335,8 +335,8 @@ fn create_manifest(path: &Path) -> Result<(), LakeDirError> {
         lake_version: LAKE_VERSION,
         lake_id: random_id(),
         created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        about: "Parquet files written by `postback-archive export`; the README's section \
-                \"The lake\" describes every table and column"
+        about: "Parquet files written by `postback-archive export`; docs/reference.md's \
+                section \"The lake\" describes every table and column"
             .to_string(),
     };
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";

@@ -254,7 +254,7 @@ fn arrival_warning(word: &str, counts: &PeriodCounts, arrival_codes: &[(String, 
         .map(|(code, postbacks)| format!("{code} {postbacks}"))
         .collect();
     format!(
-        "Warning: {} of the {word}'s {} postbacks ({}) carry no timestamp of their own and are dated by when they arrived, by code: {}. More than {ARRIVAL_WARNING_PERCENT}% of a {word} is unusual: files copied without their modification times (cp without -p, rsync without -t) put every such postback of an archive on the day of the copy. If that happened, this {word}'s send failures (E101), subscriptions and saved-MMS results are not this {word}'s; \"Keeping file times\" in docs/guide/import.md says how to copy an archive.",
+        "Warning: {} of the {word}'s {} postbacks ({}) carry no timestamp of their own and are dated by when they arrived, by code: {}. More than {ARRIVAL_WARNING_PERCENT}% of a {word} is unusual: files copied without their modification times (cp without -p, rsync without -t) put every such postback of an archive on the day of the copy. If that happened, this {word}'s send failures (E101), subscriptions and saved-MMS results are not this {word}'s; \"Keeping file times\" in docs/guide.md says how to copy an archive.",
         counts.dated_by_arrival,
         counts.postbacks,
         percent(counts.dated_by_arrival, counts.postbacks),
