@@ -242,11 +242,11 @@ fn tarballs_are_imported_member_by_member_under_the_input_rules() {
     );
 }
 
-/// Three days of 1,500 files, imported and three days old: a corpus for compactions
+/// Three days of 3,000 files, imported and three days old: a corpus for compactions
 /// that take long enough to be killed.
 fn killable(work: &Workdir) {
     for day in 12..15 {
-        for n in 0..1500 {
+        for n in 0..3000 {
             let id = day * 10_000 + n;
             work.write(&format!("in/2026/11/{day}/{n:05}.xml"), postback(id));
         }
@@ -280,7 +280,7 @@ fn a_compaction_killed_at_any_moment_loses_no_file_and_imports_nothing_twice() {
     let started = Instant::now();
     assert!(compact_command(&clean).status().unwrap().success());
     let compact_time = started.elapsed();
-    assert_eq!(clean.value(counts), "4500 0 4500");
+    assert_eq!(clean.value(counts), "9000 0 9000");
 
     // Kills in each phase, seen on disk (a staged tarball being written, a tarball in
     // place with its originals being removed, for the first and the second day), and at
@@ -308,7 +308,7 @@ fn a_compaction_killed_at_any_moment_loses_no_file_and_imports_nothing_twice() {
         // folder: every byte once, no postback twice, nothing read again.
         run(&work, &["import", "in"]);
         assert_eq!(every_byte(&work), before, "killed at {moment:?}");
-        assert_eq!(work.value(counts), "4500 0 4500", "killed at {moment:?}");
+        assert_eq!(work.value(counts), "9000 0 9000", "killed at {moment:?}");
         assert_eq!(
             last_run(&work).split(' ').nth(3),
             Some("0"),
@@ -328,7 +328,7 @@ fn a_compaction_killed_at_any_moment_loses_no_file_and_imports_nothing_twice() {
             "no staged tarball left"
         );
         run(&work, &["import", "in"]);
-        assert_eq!(work.value(counts), "4500 0 4500");
+        assert_eq!(work.value(counts), "9000 0 9000");
     }
     assert!(landed >= 4, "only {landed} kills landed mid-compaction");
 }
